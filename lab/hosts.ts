@@ -1,0 +1,136 @@
+// One lab host = a network namespace + a private mount (and UTS) namespace in which its
+// own dockerd runs and its own sshd is the main process. See LAB-RECIPE.md.
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { quote } from 'shell-quote';
+import { isAlive, readPidFile, run, sleep, spawnDetached } from '../src/util/exec';
+import { PRIVATE_DIRS, type LabHost } from './layout';
+import { netnsPids } from './network';
+
+export interface HostPaths {
+  dir: string;
+  fs: (mountPoint: string) => string;
+  hostKey: string;
+  sshdConfig: string;
+  initScript: string;
+  initLog: string;
+  dockerdLog: string;
+  /** sshd's pid file, written inside the host's private /run. */
+  sshdPid: string;
+  dockerPid: string;
+}
+
+export function hostPaths(labDir: string, host: LabHost): HostPaths {
+  const dir = path.join(labDir, 'hosts', host.name);
+  const fs = (mountPoint: string) => path.join(dir, 'fs', mountPoint.replace(/^\//, '').replaceAll('/', '_'));
+  return {
+    dir,
+    fs,
+    hostKey: path.join(dir, 'ssh_host_ed25519_key'),
+    sshdConfig: path.join(dir, 'sshd_config'),
+    initScript: path.join(dir, 'init.sh'),
+    initLog: path.join(dir, 'init.log'),
+    dockerdLog: path.join(dir, 'dockerd.log'),
+    sshdPid: path.join(fs('/run'), 'sshd.pid'),
+    dockerPid: path.join(fs('/run'), 'docker.pid'),
+  };
+}
+
+export function renderSshdConfig(host: LabHost, p: HostPaths): string {
+  return [
+    `ListenAddress ${host.address}`,
+    'Port 22',
+    `HostKey ${p.hostKey}`,
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'PidFile /run/sshd.pid',
+    'AuthorizedKeysFile .ssh/authorized_keys',
+    'Subsystem sftp internal-sftp',
+    // Deploys open many sessions at once (parallel phases, SFTP beside exec).
+    'MaxSessions 64',
+    'MaxStartups 64:30:128',
+    'ClientAliveInterval 15',
+    '',
+  ].join('\n');
+}
+
+/** Runs inside the host's fresh namespaces: private mounts, then dockerd, then sshd. */
+export function renderInitScript(host: LabHost, p: HostPaths): string {
+  const lines = ['#!/bin/bash', 'set -eu', `hostname ${quote([host.name])}`];
+  for (const dir of PRIVATE_DIRS) lines.push(`mount --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
+  lines.push(
+    'mkdir -p /run/sshd',
+    `dockerd --pidfile /run/docker.pid >>${quote([p.dockerdLog])} 2>&1 &`,
+    `exec /usr/sbin/sshd -D -e -f ${quote([p.sshdConfig])}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+export async function prepareHostFiles(host: LabHost, p: HostPaths, clientPublicKey: string): Promise<void> {
+  for (const dir of PRIVATE_DIRS) mkdirSync(p.fs(dir), { recursive: true, mode: 0o755 });
+  chmodSync(p.fs('/root'), 0o700);
+  chmodSync(p.fs('/tmp'), 0o1777);
+  const sshDir = path.join(p.fs('/root'), '.ssh');
+  mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(sshDir, 'authorized_keys'), clientPublicKey, { mode: 0o600 });
+  if (!existsSync(p.hostKey)) await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', p.hostKey]);
+  writeFileSync(p.sshdConfig, renderSshdConfig(host, p));
+  writeFileSync(p.initScript, renderInitScript(host, p), { mode: 0o755 });
+}
+
+export function hostPublicKey(p: HostPaths): string {
+  return readFileSync(`${p.hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+}
+
+export function sshdPid(p: HostPaths): number | undefined {
+  return readPidFile(p.sshdPid);
+}
+
+export function startHost(host: LabHost, p: HostPaths): number {
+  const log = openSync(p.initLog, 'a');
+  try {
+    // nsenter --net (not `ip netns exec`, which remounts /sys and breaks dockerd's cgroups).
+    return spawnDetached(
+      ['nsenter', `--net=/var/run/netns/${host.netns}`, 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/bash', p.initScript],
+      log,
+    );
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Run a command inside a running host's namespaces, without SSH (lab plumbing only). */
+export function inHost(pid: number, argv: string[]): string[] {
+  return ['nsenter', '-t', String(pid), '-m', '-n', '-u', '--', ...argv];
+}
+
+export async function stopHost(host: LabHost, p: HostPaths): Promise<void> {
+  const pid = sshdPid(p);
+  if (pid !== undefined) {
+    // Containers live in namespaces of their own; remove them through their engine first.
+    const ids = await run(inHost(pid, ['docker', 'ps', '-aq']), { allowFailure: true, timeoutMs: 20_000 });
+    const list = ids.code === 0 ? ids.stdout.split(/\s+/).filter(Boolean) : [];
+    if (list.length) await run(inHost(pid, ['docker', 'rm', '-f', ...list]), { allowFailure: true, timeoutMs: 60_000 });
+  }
+  const dockerd = readPidFile(p.dockerPid);
+  if (dockerd !== undefined) {
+    process.kill(dockerd, 'SIGTERM');
+    for (let i = 0; i < 40 && isAlive(dockerd); i++) await sleep(250);
+  }
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    const pids = await netnsPids(host);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+    for (let i = 0; i < 20 && (await netnsPids(host)).length; i++) await sleep(250);
+  }
+}

@@ -1,0 +1,74 @@
+// The api7-ha command line: start, follow, query and schedule the workflows, and run
+// the embedded Temporal server, the worker and the test lab.
+// Lab commands load lazily: operators of real clusters never need that code.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { InventoryError } from './config/load';
+import { checkInventory } from './cli/inventory';
+import { startServer, stopServer } from './cli/server';
+import { workerCommand } from './cli/worker';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('api7-ha')
+    .description('Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.')
+    .showHelpAfterError();
+
+  program
+    .command('server')
+    .description('run the embedded Temporal dev server (gRPC :7233, Web UI :8233, history in .data/temporal.db)')
+    .option('--detach', 'run in the background and return once it answers')
+    .option('--stop', 'stop a background server')
+    .option('--db-file <path>', 'SQLite file that keeps history across restarts')
+    .option('--ip <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'gRPC port', int('--port'), 7233)
+    .option('--ui-port <port>', 'Web UI port', int('--ui-port'), 8233)
+    .action(async (o) => (o.stop ? stopServer() : startServer({ detach: o.detach, dbFile: o.dbFile, ip: o.ip, port: o.port, uiPort: o.uiPort })));
+
+  program
+    .command('worker')
+    .description('run a worker on task queue api7-ha (connection from TEMPORAL_* variables or temporal.toml)')
+    .option('--detach', 'run in the background')
+    .option('--stop', 'stop a background worker')
+    .action((o) => workerCommand(o));
+
+  const inventory = program.command('inventory').description('work with inventory files');
+  inventory
+    .command('check')
+    .description('validate an inventory without touching any host')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .action((o) => checkInventory(o.inventory));
+
+  const lab = program.command('lab').description('the test lab: several real hosts (sshd + Docker) on this machine; needs root');
+  lab
+    .command('build')
+    .description('build the lab artifacts: etcd image tarball and vendor bundles with stand-in images')
+    .option('--force', 'rebuild even when up to date')
+    .action(async (o) => void (await (await import('./cli/lab')).buildArtifacts(o.force)));
+  lab
+    .command('up')
+    .description('start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml')
+    .addOption(new Option('--hosts <n>', 'number of hosts (ha1..haN)').argParser(int('--hosts')))
+    .action(async (o) => console.log(await (await import('./cli/lab')).labUpCommand(o.hosts)));
+  lab
+    .command('status')
+    .description('show the lab hosts and their Docker engines')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => (await import('./cli/lab')).labStatusCommand(Boolean(o.json)));
+  lab.command('down').description('remove everything the lab made').action(async () => (await import('./cli/lab')).labDownCommand());
+
+  return program;
+}
+
+if (require.main === module || process.argv[1]?.endsWith('api7-ha')) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      console.error(e instanceof InventoryError ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,27 @@
+// Secret references (env:NAME, file:PATH) are resolved only where the secret is used,
+// so workflow and activity arguments, history and logs carry the reference alone.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export class SecretError extends Error {
+  override name = 'SecretError';
+}
+
+export function resolveSecret(ref: string, field: string, baseDir = process.cwd()): string {
+  if (ref.startsWith('env:')) {
+    const name = ref.slice(4);
+    const value = process.env[name];
+    if (value === undefined || value === '') throw new SecretError(`${field}: environment variable ${name} is not set`);
+    return value;
+  }
+  if (ref.startsWith('file:')) {
+    const file = path.resolve(baseDir, ref.slice(5));
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      // The error names the file, never its content.
+      throw new SecretError(`${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  throw new SecretError(`${field}: not a secret reference (expected env:NAME or file:PATH)`);
+}

@@ -1,0 +1,27 @@
+// Connection settings the Temporal way (@temporalio/envconfig): TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS variables and temporal.toml profiles
+// (TEMPORAL_PROFILE). With none set, the embedded dev server on localhost:7233.
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+
+export const DEFAULT_ADDRESS = 'localhost:7233';
+
+export function connectConfig() {
+  const { connectionOptions, namespace } = loadClientConnectConfig({ profile: process.env.TEMPORAL_PROFILE });
+  return {
+    connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? DEFAULT_ADDRESS },
+    namespace: namespace ?? 'default',
+  };
+}
+
+export async function connectClient(): Promise<Client> {
+  const { connectionOptions, namespace } = connectConfig();
+  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  return new Client({ connection, namespace });
+}
+
+export async function connectWorkerConnection(): Promise<{ connection: NativeConnection; namespace: string }> {
+  const { connectionOptions, namespace } = connectConfig();
+  return { connection: await NativeConnection.connect(connectionOptions), namespace };
+}

@@ -1,0 +1,35 @@
+// The worker: polls task queue `api7-ha`, runs deployHA / verifyHA and their activities.
+import { Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { connectWorkerConnection } from './temporal/connection';
+import { TASK_QUEUE } from './temporal/search-attributes';
+
+export async function createWorker(opts: { maxConcurrentActivities?: number } = {}) {
+  const { connection, namespace } = await connectWorkerConnection();
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createActivities(),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 50,
+  });
+  return { worker, connection };
+}
+
+export async function runWorker(): Promise<void> {
+  const { worker, connection } = await createWorker();
+  console.log(`api7-ha worker polling task queue ${TASK_QUEUE}`);
+  try {
+    await worker.run(); // returns after SIGINT/SIGTERM once in-flight work is handed back
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}

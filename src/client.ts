@@ -7,6 +7,8 @@ import { checkInventory } from './cli/inventory';
 import { startServer, stopServer } from './cli/server';
 import { workerCommand } from './cli/worker';
 
+const labCli = () => import('./cli/lab.js');
+
 const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -48,18 +50,18 @@ export function buildProgram(): Command {
     .command('build')
     .description('build the lab artifacts: etcd image tarball and vendor bundles with stand-in images')
     .option('--force', 'rebuild even when up to date')
-    .action(async (o) => void (await (await import('./cli/lab')).buildArtifacts(o.force)));
+    .action(async (o) => void (await (await labCli()).buildArtifacts(o.force)));
   lab
     .command('up')
     .description('start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml')
     .addOption(new Option('--hosts <n>', 'number of hosts (ha1..haN)').argParser(int('--hosts')))
-    .action(async (o) => console.log(await (await import('./cli/lab')).labUpCommand(o.hosts)));
+    .action(async (o) => console.log(await (await labCli()).labUpCommand(o.hosts)));
   lab
     .command('status')
     .description('show the lab hosts and their Docker engines')
     .option('--json', 'machine-readable output')
-    .action(async (o) => (await import('./cli/lab')).labStatusCommand(Boolean(o.json)));
-  lab.command('down').description('remove everything the lab made').action(async () => (await import('./cli/lab')).labDownCommand());
+    .action(async (o) => (await labCli()).labStatusCommand(Boolean(o.json)));
+  lab.command('down').description('remove everything the lab made').action(async () => (await labCli()).labDownCommand());
 
   return program;
 }

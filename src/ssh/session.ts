@@ -1,0 +1,137 @@
+// SSH to one host with ssh2: pinned host keys, key auth, argv commands quoted for the
+// remote shell, optional sudo. Errors say which host and whether retrying can help.
+import { readFileSync } from 'node:fs';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { quote } from 'shell-quote';
+import { checkHostKey, fingerprintOf, knownHostFingerprints } from './host-keys';
+
+export interface SshTarget {
+  /** Host name from the inventory, used in messages. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  pinnedHostKey?: string;
+  knownHostsFile?: string;
+  sudo: boolean;
+}
+
+/** The host offered a key nobody vouched for: never retried, the operator must act. */
+export class HostKeyError extends Error {
+  override name = 'HostKeyError';
+  constructor(
+    readonly host: string,
+    readonly offered: string,
+    readonly expected: string[],
+    reason: 'unknown' | 'changed',
+  ) {
+    super(
+      reason === 'changed'
+        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, check with its owner and run \`api7-ha hosts trust\``
+        : `host key of ${host} is unknown (it offered ${offered}); pin it in the inventory or run \`api7-ha hosts trust\``,
+    );
+  }
+}
+
+export class RemoteCommandError extends Error {
+  override name = 'RemoteCommandError';
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly code: number,
+    readonly stderr: string,
+  ) {
+    super(`${host}: \`${command}\` exited ${code}${stderr.trim() ? `: ${stderr.trim().slice(-1500)}` : ''}`);
+  }
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export class SshSession {
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: Client,
+  ) {}
+
+  static connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
+    let known: string[] = [];
+    if (target.knownHostsFile) {
+      try {
+        known = knownHostFingerprints(readFileSync(target.knownHostsFile, 'utf8'), target.address, target.port);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    const client = new Client();
+    let hostKeyError: HostKeyError | undefined;
+    return new Promise((resolve, reject) => {
+      client.once('ready', () => resolve(new SshSession(target, client)));
+      client.once('error', (err) => reject(hostKeyError ?? new Error(`${target.name} (${target.address}:${target.port}): ${err.message}`)));
+      client.connect({
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: timeoutMs,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          const offered = fingerprintOf(key);
+          const verdict = checkHostKey(offered, target.pinnedHostKey, known);
+          if (verdict.ok) return true;
+          hostKeyError = new HostKeyError(target.name, offered, verdict.expected, verdict.reason);
+          return false;
+        },
+      });
+    });
+  }
+
+  /** The command line the remote shell receives for argv (quoted; sudo when configured). */
+  commandLine(argv: readonly string[], opts: { privileged?: boolean } = {}): string {
+    const full = opts.privileged !== false && this.target.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+    return quote(full);
+  }
+
+  /** Run argv; resolves with the exit code (no throw on non-zero). */
+  execRaw(argv: readonly string[], opts: { stdin?: Buffer | string; privileged?: boolean } = {}): Promise<ExecResult> {
+    const line = this.commandLine(argv, opts);
+    return new Promise((resolve, reject) => {
+      this.client.exec(line, (err, stream: ClientChannel) => {
+        if (err) return reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('close', (code: number | null, signal?: string) =>
+          resolve({
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errOut).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
+            code: code ?? 255,
+          }),
+        );
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  /** Run argv and return stdout; a non-zero exit throws RemoteCommandError. */
+  async exec(argv: readonly string[], opts: { stdin?: Buffer | string; privileged?: boolean } = {}): Promise<string> {
+    const r = await this.execRaw(argv, opts);
+    if (r.code !== 0) throw new RemoteCommandError(this.target.name, this.commandLine(argv, opts), r.code, r.stderr);
+    return r.stdout;
+  }
+
+  sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

@@ -1,0 +1,62 @@
+// A private embedded Temporal dev server for a test file: the project's own built
+// binary, its own SQLite file and ports, so tests never touch the user's server.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { devServerArgv } from '../../src/temporal/server';
+import { waitFor } from '../../src/util/exec';
+
+export interface TestServer {
+  address: string;
+  port: number;
+  dbFile: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stop the server and remove its files. */
+  dispose(): Promise<void>;
+}
+
+export function testServer(port: number): TestServer {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-temporal-'));
+  const dbFile = path.join(dir, 'temporal.db');
+  const address = `127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const server: TestServer = {
+    address,
+    port,
+    dbFile,
+    async start() {
+      const argv = devServerArgv({ dbFile, port, uiPort: port + 1000 });
+      child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+      await waitFor(
+        `test Temporal server on ${address}`,
+        async () => {
+          const c = await Connection.connect({ address, connectTimeout: '1s' });
+          try {
+            await c.workflowService.getSystemInfo({});
+            return true;
+          } finally {
+            await c.close();
+          }
+        },
+        60_000,
+        300,
+      );
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await exited;
+    },
+    async dispose() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}

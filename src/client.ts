@@ -8,6 +8,7 @@ import { startServer, stopServer } from './cli/server';
 import { workerCommand } from './cli/worker';
 
 const labCli = () => import('./cli/lab.js');
+const deployCli = () => import('./cli/deploy.js');
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -37,6 +38,23 @@ export function buildProgram(): Command {
     .option('--detach', 'run in the background')
     .option('--stop', 'stop a background worker')
     .action((o) => workerCommand(o));
+
+  program
+    .command('deploy')
+    .description('deploy the cluster an inventory describes (workflow deploy-<cluster>)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('-f, --follow', 'show live per-host progress and wait for the result')
+    .option('--replace-etcd', 'replace an etcd container whose settings differ (keeps its data directory)')
+    .action(async (o) => void (await (await deployCli()).deployCommand(o)));
+  program
+    .command('status <cluster>')
+    .description('phase and per-host progress of the latest deploy of a cluster')
+    .option('--json', 'machine-readable output')
+    .action(async (cluster: string, o) => (await deployCli()).statusCommand(cluster, Boolean(o.json)));
+  program
+    .command('cancel <cluster>')
+    .description('cancel the running deploy of a cluster')
+    .action(async (cluster: string) => (await deployCli()).cancelCommand(cluster));
 
   const inventory = program.command('inventory').description('work with inventory files');
   inventory

@@ -3,7 +3,7 @@
 // X-Echo-Server names the instance, which lets tests see round-robin between upstream nodes.
 import http from 'node:http';
 import os from 'node:os';
-import { exitGracefully, listen, peerAddress, readBody, sendJson } from './http-helpers';
+import { exitGracefully, exitOnSignalWhileStarting, listen, peerAddress, readBody, sendJson } from './http-helpers';
 
 interface EchoOptions {
   host: string;
@@ -98,6 +98,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, name:
 }
 
 async function main(): Promise<void> {
+  const startingUp = exitOnSignalWhileStarting();
   const opts = parseArgs(process.argv.slice(2));
   const server = http.createServer((req, res) => {
     handle(req, res, opts.name).catch((err: Error) => {
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   await listen(server, opts.port, opts.host);
   process.stdout.write(`echo server ${opts.name} listening on ${opts.host}:${opts.port}\n`);
+  startingUp();
   exitGracefully([server], 2000);
 }
 

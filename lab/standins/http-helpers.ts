@@ -95,3 +95,18 @@ export function exitGracefully(
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
+
+/**
+ * Until the servers are up, SIGTERM/SIGINT just exit 0 (as PID 1 in a container Node has no
+ * default signal handling, so without this `docker stop` would wait for its SIGKILL).
+ * Returns the function that hands over to exitGracefully.
+ */
+export function exitOnSignalWhileStarting(): () => void {
+  const quit = () => process.exit(0);
+  process.on('SIGTERM', quit);
+  process.on('SIGINT', quit);
+  return () => {
+    process.off('SIGTERM', quit);
+    process.off('SIGINT', quit);
+  };
+}

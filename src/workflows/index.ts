@@ -1,2 +1,2 @@
 // Workflow entry points registered by the worker. Deterministic code only.
-export {};
+export { deployHA, deployProgressQuery } from './deploy';

@@ -1,0 +1,103 @@
+// What every deploy activity receives and the plumbing they share: the inventory (with
+// secret references only), SSH to one host, and errors classified for Temporal retries.
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { Inventory } from '../config/inventory';
+import { resolveSecret, SecretError } from '../config/secrets';
+import { findHost } from '../commands/layout';
+import { HostKeyError, SshSession } from '../ssh/session';
+import { sshTarget } from '../ssh/targets';
+
+export interface DeployInput {
+  inventory: Inventory;
+  /** Directory relative file references (keys, bundles) are resolved against on the worker. */
+  baseDir: string;
+  /** Replace an etcd container whose settings differ instead of stopping with an error. */
+  replaceEtcd?: boolean;
+}
+
+/** A step's report: what it found and whether it changed anything. */
+export interface StepResult {
+  host: string;
+  changed: boolean;
+  detail: string;
+}
+
+/** Errors that retrying cannot fix become non-retryable failures with the same message. */
+export function classify(e: unknown): unknown {
+  if (e instanceof ApplicationFailure) return e;
+  if (e instanceof HostKeyError || e instanceof SecretError)
+    return ApplicationFailure.nonRetryable(e.message, e.name);
+  return e;
+}
+
+export function secret(input: DeployInput, ref: string, field: string): string {
+  return resolveSecret(ref, field, input.baseDir);
+}
+
+export async function withHost<T>(input: DeployInput, hostName: string, fn: (ssh: SshSession) => Promise<T>): Promise<T> {
+  let session: SshSession | undefined;
+  const ticker = keepHeartbeating();
+  try {
+    const host = findHost(input.inventory, hostName);
+    session = await SshSession.connect(sshTarget(input.inventory, host, input.baseDir));
+    return await fn(session);
+  } catch (e) {
+    throw classify(e);
+  } finally {
+    clearInterval(ticker);
+    session?.close();
+  }
+}
+
+/**
+ * Heartbeat every few seconds while a step runs, so a worker that dies is noticed within
+ * the heartbeat timeout (not the much longer start-to-close timeout) and the step retried.
+ */
+export function keepHeartbeating(): NodeJS.Timeout {
+  return setInterval(() => heartbeat(), 3000);
+}
+
+const lastDetails = new WeakMap<Context, unknown>();
+
+/**
+ * Heartbeat if running inside an activity (helpers are also used by the CLI and tests).
+ * Without details, the last ones are repeated so resumable progress is never lost.
+ */
+export function heartbeat(details?: unknown): void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return; // not in an activity
+  }
+  if (details !== undefined) lastDetails.set(ctx, details);
+  ctx.heartbeat(lastDetails.get(ctx));
+}
+
+export function activityLog(msg: string): void {
+  try {
+    Context.current().log.info(msg);
+  } catch {
+    /* not in an activity */
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Poll inside an activity, heartbeating, until check() gives a value or time runs out. */
+export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+    heartbeat();
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    await sleep(intervalMs);
+  }
+}

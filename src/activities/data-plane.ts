@@ -1,0 +1,111 @@
+// Phases 9-11: the gateway cluster, the gateways, and the proof that traffic flows.
+import { ApplicationFailure } from '@temporalio/common';
+import { DashboardClient, type Route } from '../api/dashboard';
+import type { ComposeFlavor } from '../commands/compose';
+import { renderGatewayConfig } from '../commands/config-files';
+import { findHost, gatewayDir } from '../commands/layout';
+import { httpRequest } from '../util/http';
+import { pollUntil, secret, withHost, type DeployInput, type StepResult } from './context';
+import { composeUp, syncFile } from './control-plane';
+
+export const GATEWAY_SERVICE = 'api7-gateway';
+
+export async function dashboardLogin(input: DeployInput): Promise<DashboardClient> {
+  const inv = input.inventory;
+  const api = new DashboardClient(inv.loadBalancers.controlPlane);
+  await api.login(inv.dashboard.username, secret(input, inv.dashboard.password, 'dashboard.password'));
+  return api;
+}
+
+/** Find the gateway cluster by name through the control-plane load balancer, or create it. */
+export async function ensureGatewayCluster(input: DeployInput): Promise<{ id: string; created: boolean }> {
+  const name = input.inventory.dashboard.gatewayClusterName;
+  return pollUntil(
+    `the dashboard API through ${input.inventory.loadBalancers.controlPlane}`,
+    async () => {
+      const api = await dashboardLogin(input);
+      const found = (await api.clusters()).find((c) => c.name === name);
+      if (found) return { id: found.id, created: false };
+      return { id: (await api.createCluster(name)).id, created: true };
+    },
+    60_000,
+    1000,
+  );
+}
+
+export async function gatewayMetrics(address: string, port: number): Promise<string> {
+  const r = await httpRequest(`http://${address}:${port}/apisix/prometheus/metrics`, { timeoutMs: 2000 });
+  if (r.status !== 200) throw new Error(`metrics answered HTTP ${r.status}`);
+  return r.body;
+}
+
+export const etcdReachable = (metrics: string) => /^apisix_etcd_reachable\s+1\b/m.test(metrics);
+
+export async function startGateway(input: DeployInput, hostName: string, flavor: ComposeFlavor, clusterId: string): Promise<StepResult> {
+  const inv = input.inventory;
+  const host = findHost(inv, hostName);
+  const dir = gatewayDir(inv);
+  const config = renderGatewayConfig(inv, clusterId, {
+    etcdPassword: inv.etcd.auth.enabled && inv.etcd.auth.password ? secret(input, inv.etcd.auth.password, 'etcd.auth.password') : undefined,
+  });
+  return withHost(input, hostName, async (ssh) => {
+    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, config);
+    const up = await composeUp(ssh, flavor, dir, GATEWAY_SERVICE, configChanged);
+    await pollUntil(
+      `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
+      async () => (etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort)) ? true : undefined),
+      90_000,
+    );
+    return {
+      host: hostName,
+      changed: configChanged || up.changed,
+      detail: `${configChanged ? 'wrote config.yaml, ' : ''}${up.changed ? 'started' : 'already running'} ${GATEWAY_SERVICE} (${up.id.slice(0, 12)})`,
+    };
+  });
+}
+
+export function smokeRoute(input: DeployInput): Route {
+  const t = input.inventory.smokeTest;
+  return {
+    id: t.routeId,
+    uri: t.uri,
+    host: t.host,
+    upstream: { type: 'roundrobin', nodes: Object.fromEntries(t.upstream.map((u) => [u, 1])) },
+  };
+}
+
+export interface ProofResult {
+  route: string;
+  status: number;
+  attempts: number;
+  answer: string;
+}
+
+/** Create the test route via the control plane; GET it via the data plane until it answers. */
+export async function proveTraffic(input: DeployInput, clusterId: string): Promise<ProofResult> {
+  const inv = input.inventory;
+  const route = smokeRoute(input);
+  const api = await dashboardLogin(input);
+  const current = await api.getRoute(clusterId, route.id).catch(() => undefined);
+  const same =
+    current?.uri === route.uri && current.host === route.host && JSON.stringify(current.upstream?.nodes) === JSON.stringify(route.upstream.nodes);
+  if (!same) await api.putRoute(clusterId, route);
+  let attempts = 0;
+  const url = new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString();
+  const answer = await pollUntil(
+    `GET ${url} with Host ${inv.smokeTest.host} through the data-plane load balancer`,
+    async () => {
+      attempts++;
+      const r = await httpRequest(url, { headers: { host: inv.smokeTest.host }, timeoutMs: 3000 });
+      return r.status === 200 ? r : undefined;
+    },
+    60_000,
+  );
+  let parsed: { url?: string } = {};
+  try {
+    parsed = JSON.parse(answer.body);
+  } catch {
+    throw ApplicationFailure.nonRetryable(`the data plane answered ${url} with something that is not the upstream's JSON: ${answer.body.slice(0, 200)}`, 'ProofFailed');
+  }
+  return { route: `${inv.smokeTest.host}${inv.smokeTest.uri}`, status: answer.status, attempts, answer: parsed.url ?? answer.body.slice(0, 200) };
+}

@@ -1,0 +1,103 @@
+// Phase 4: artifacts to hosts over SFTP. A file already there with the right sha256 is
+// skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { SFTPWrapper } from 'ssh2';
+import type { FileArtifact } from '../config/inventory';
+import { artifactsFor, findHost, stagedPath } from '../commands/layout';
+import { heartbeat, withHost, type DeployInput } from './context';
+import type { SshSession } from '../ssh/session';
+
+export interface ShipResult {
+  host: string;
+  changed: boolean;
+  detail: string;
+  bytesUploaded: number;
+  files: Array<{ remote: string; action: 'present' | 'uploaded' | 'resumed' }>;
+}
+
+async function remoteSha256(ssh: SshSession, file: string): Promise<string | undefined> {
+  const r = await ssh.execRaw(['sha256sum', file]);
+  return r.code === 0 ? r.stdout.split(' ')[0] : undefined;
+}
+
+async function remoteSize(sftp: SFTPWrapper, file: string): Promise<number> {
+  return new Promise((resolve) => sftp.stat(file, (err, st) => resolve(err ? 0 : st.size)));
+}
+
+/** Append local bytes from `offset` to the remote file, heartbeating progress. */
+function appendFrom(sftp: SFTPWrapper, local: string, remote: string, offset: number, total: number, label: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const source = createReadStream(local, { start: offset, highWaterMark: 256 * 1024 });
+    const sink = sftp.createWriteStream(remote, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
+    let sent = 0;
+    let lastBeat = 0;
+    source.on('data', (chunk) => {
+      sent += chunk.length;
+      const now = Date.now();
+      if (now - lastBeat > 1000) {
+        lastBeat = now;
+        heartbeat({ file: label, bytes: offset + sent, total });
+      }
+    });
+    source.on('error', reject);
+    sink.on('error', reject);
+    sink.on('close', () => resolve(sent));
+    source.pipe(sink);
+  });
+}
+
+async function shipOne(ssh: SshSession, sftp: SFTPWrapper, input: DeployInput, a: FileArtifact): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
+  const local = path.resolve(input.baseDir, a.path);
+  const remote = stagedPath(a);
+  if ((await remoteSha256(ssh, remote)) === a.sha256) return { remote, action: 'present', bytes: 0 };
+  const total = (await stat(local)).size;
+  const partial = `${remote}.part`;
+  let offset = await remoteSize(sftp, partial);
+  if (offset > total) offset = 0; // a different file was there: start over
+  const bytes = await appendFrom(sftp, local, partial, offset, total, path.basename(remote));
+  const got = await remoteSha256(ssh, partial);
+  if (got !== a.sha256) {
+    await ssh.execRaw(['rm', '-f', partial]);
+    throw new Error(`${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`);
+  }
+  await ssh.exec(['mv', '-f', partial, remote]);
+  return { remote, action: offset > 0 ? 'resumed' : 'uploaded', bytes };
+}
+
+export async function shipArtifacts(input: DeployInput, hostName: string): Promise<ShipResult> {
+  const artifacts = artifactsFor(input.inventory, findHost(input.inventory, hostName));
+  const resumedFrom = (() => {
+    try {
+      return Context.current().info.heartbeatDetails as { bytes?: number } | undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  return withHost(input, hostName, async (ssh) => {
+    const sftp = await ssh.sftp();
+    try {
+      const files: ShipResult['files'] = [];
+      let bytesUploaded = 0;
+      for (const a of artifacts) {
+        const r = await shipOne(ssh, sftp, input, a);
+        files.push({ remote: r.remote, action: r.action });
+        bytesUploaded += r.bytes;
+      }
+      const moved = files.filter((f) => f.action !== 'present');
+      return {
+        host: hostName,
+        changed: moved.length > 0,
+        bytesUploaded,
+        files,
+        detail: moved.length
+          ? `${moved.map((f) => `${f.action} ${path.basename(f.remote)}`).join(', ')} (${(bytesUploaded / 2 ** 20).toFixed(1)} MiB${resumedFrom?.bytes ? `, resumed after ${(resumedFrom.bytes / 2 ** 20).toFixed(1)} MiB` : ''})`
+          : 'all artifacts already present (sha256 match)',
+      };
+    } finally {
+      sftp.end();
+    }
+  });
+}

@@ -1,0 +1,87 @@
+// The guide's etcd `docker run`, built from the inventory (pure).
+import { createHash } from 'node:crypto';
+import type { Host, Inventory } from '../config/inventory';
+import { hostsWithRole } from './layout';
+
+export const LABEL_CONFIG = 'api7-ha.config';
+export const LABEL_CLUSTER = 'api7-ha.cluster';
+
+export interface EtcdMember {
+  name: string;
+  host: Host;
+  peerUrl: string;
+  clientUrl: string;
+}
+
+export function etcdMembers(inv: Inventory): EtcdMember[] {
+  return hostsWithRole(inv, 'etcd').map((host, i) => ({
+    name: `${inv.etcd.memberNamePrefix}-${i + 1}`,
+    host,
+    peerUrl: `http://${host.address}:${inv.etcd.peerPort}`,
+    clientUrl: `http://${host.address}:${inv.etcd.clientPort}`,
+  }));
+}
+
+/** host:port list, as conf.yaml and config.yaml want it. */
+export const etcdEndpoints = (inv: Inventory) => etcdMembers(inv).map((m) => `${m.host.address}:${inv.etcd.clientPort}`);
+
+export function etcdMember(inv: Inventory, hostName: string): EtcdMember {
+  const m = etcdMembers(inv).find((x) => x.host.name === hostName);
+  if (!m) throw new Error(`${hostName} has no etcd role`);
+  return m;
+}
+
+/** The settings of one member, in the guide's order; `existing` joins a running cluster. */
+export function etcdEnvironment(inv: Inventory, hostName: string, clusterState: 'new' | 'existing' = 'new'): string[] {
+  const member = etcdMember(inv, hostName);
+  const e = inv.etcd;
+  const env = [
+    'ALLOW_NONE_AUTHENTICATION=yes',
+    `ETCD_NAME=${member.name}`,
+    `ETCD_LISTEN_PEER_URLS=http://0.0.0.0:${e.peerPort}`,
+    `ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:${e.clientPort}`,
+    `ETCD_ADVERTISE_CLIENT_URLS=${member.clientUrl}`,
+    `ETCD_INITIAL_ADVERTISE_PEER_URLS=${member.peerUrl}`,
+    `ETCD_INITIAL_CLUSTER_TOKEN=${e.clusterToken}`,
+    `ETCD_INITIAL_CLUSTER=${etcdMembers(inv).map((m) => `${m.name}=${m.peerUrl}`).join(',')}`,
+    'ETCD_DATA_DIR=/etcd_data',
+    'ETCD_ENABLE_V2=true',
+  ];
+  if (clusterState === 'existing') env.push('ETCD_INITIAL_CLUSTER_STATE=existing');
+  return env;
+}
+
+/** A digest of everything that defines the member; stored as a container label. */
+export function etcdConfigHash(inv: Inventory, hostName: string): string {
+  const parts = [inv.etcd.image, inv.etcd.containerName, inv.etcd.dataDir, ...etcdEnvironment(inv, hostName)];
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
+}
+
+export function etcdRunArgv(inv: Inventory, hostName: string, clusterState: 'new' | 'existing' = 'new'): string[] {
+  const e = inv.etcd;
+  const argv = ['docker', 'run', '--restart', 'always', '--name', e.containerName, '-u', 'root', '-v', `${e.dataDir}:/etcd_data`];
+  for (const kv of etcdEnvironment(inv, hostName, clusterState)) argv.push('-e', kv);
+  argv.push(
+    '--label', `${LABEL_CONFIG}=${etcdConfigHash(inv, hostName)}`,
+    '--label', `${LABEL_CLUSTER}=${inv.cluster}`,
+    '--network=host', '-d', e.image,
+  );
+  return argv;
+}
+
+export const inspectArgv = (container: string) => [
+  'docker', 'inspect', '--type', 'container', '--format',
+  `{{.Id}} {{.State.Running}} {{index .Config.Labels "${LABEL_CONFIG}"}} {{.State.StartedAt}}`, container,
+];
+
+export interface ContainerFacts {
+  id: string;
+  running: boolean;
+  configHash: string;
+  startedAt: string;
+}
+
+export function parseInspect(line: string): ContainerFacts {
+  const [id = '', running = '', configHash = '', startedAt = ''] = line.trim().split(' ');
+  return { id, running: running === 'true', configHash: configHash === '<no value>' ? '' : configHash, startedAt };
+}

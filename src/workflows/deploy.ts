@@ -1,0 +1,183 @@
+// deployHA: the vendor's HA procedure as a durable workflow. Each step is an idempotent
+// activity; after a crash the workflow resumes where it was without redoing finished steps.
+import {
+  ApplicationFailure,
+  defineQuery,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { DeployActivities } from '../activities';
+import type { DeployInput, StepResult } from '../activities/context';
+import type { ProofResult } from '../activities/data-plane';
+import type { ComposeFlavor } from '../commands/compose';
+import type { Inventory } from '../config/inventory';
+import { CLUSTER, PHASE } from '../temporal/search-attributes';
+import { mapBounded, settleBounded } from './bounded';
+import { failureMessage } from './failures';
+import { initialProgress, progressMarkdown, type DeployPhase, type DeployProgress, type StepStatus } from './progress';
+
+export const deployProgressQuery = defineQuery<DeployProgress>('progress');
+
+export interface DeploySummary {
+  cluster: string;
+  clusterId: string;
+  changes: number;
+  bytesUploaded: number;
+  etcdMembers: string[];
+  proof: ProofResult;
+  steps: Record<string, string[]>;
+  warnings: string[];
+  loadBalancers: Inventory['loadBalancers'];
+}
+
+const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 40 };
+// Every activity heartbeats every few seconds, so a lost worker is noticed in 20 s.
+const base: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry };
+
+// Call sites pass complete options (with a summary for the UI) via executeWithOptions.
+const act = proxyActivities<DeployActivities>(base);
+
+export async function deployHA(input: DeployInput): Promise<DeploySummary> {
+  const inv = input.inventory;
+  const limit = inv.deploy.parallelism;
+  const withRole = (role: string) => inv.hosts.filter((h) => (h.roles as string[]).includes(role));
+  const etcdHosts = withRole('etcd');
+  const cpHosts = withRole('control-plane');
+  const dpHosts = withRole('data-plane');
+  const imageHosts = inv.hosts.filter((h) => h.roles.some((r) => r !== 'etcd'));
+
+  const progress = initialProgress(inv.cluster, inv.hosts);
+  const steps: Record<string, string[]> = Object.fromEntries(inv.hosts.map((h) => [h.name, []]));
+  setHandler(deployProgressQuery, () => progress);
+  const publish = () => setCurrentDetails(progressMarkdown(progress));
+
+  const enter = (phase: DeployPhase) => {
+    progress.phase = phase;
+    upsertSearchAttributes([{ key: PHASE, value: phase }]);
+    publish();
+  };
+  const finish = (phase: DeployPhase) => {
+    progress.phasesDone.push(phase);
+    publish();
+  };
+  const mark = (host: string, step: string, status: StepStatus, detail = '') => {
+    const h = progress.hosts[host];
+    if (h) Object.assign(h, { step, status, detail });
+    publish();
+  };
+
+  /** Run one step on many hosts (bounded), recording each host's status and report. */
+  const onHosts = async (step: string, hosts: Inventory['hosts'], run: (host: string) => Promise<StepResult>) =>
+    mapBounded(hosts, limit, async (h) => {
+      mark(h.name, step, 'running');
+      try {
+        const r = await run(h.name);
+        if (r.changed) progress.changes++;
+        steps[h.name]!.push(`${step}: ${r.detail}`);
+        mark(h.name, step, 'done', r.detail);
+        return r;
+      } catch (e) {
+        mark(h.name, step, 'failed', failureMessage(e));
+        throw e;
+      }
+    });
+
+  upsertSearchAttributes([{ key: CLUSTER, value: inv.cluster }]);
+  try {
+    enter('validate');
+    progress.warnings = (await act.validateDeploy.executeWithOptions({ ...base, summary: `validate inventory of ${inv.cluster}` }, [input])).warnings;
+    finish('validate');
+
+    enter('preflight');
+    const compose: Record<string, ComposeFlavor> = {};
+    const checked = await settleBounded(inv.hosts, limit, async (h) => {
+      mark(h.name, 'preflight', 'running');
+      return act.preflightHost.executeWithOptions({ ...base, retry: { ...retry, maximumAttempts: 3 }, summary: `${h.name}: preflight` }, [input, h.name]);
+    });
+    const problems: string[] = [];
+    for (const c of checked) {
+      const found = c.ok ? c.value.problems : [failureMessage(c.error)];
+      if (c.ok && c.value.compose) compose[c.item.name] = c.value.compose;
+      problems.push(...found.map((p) => `${c.item.name}: ${p}`));
+      mark(c.item.name, 'preflight', found.length ? 'failed' : 'done', found.join('; ') || (c.ok ? `kernel ${c.value.kernel}, Docker ${c.value.docker}, compose ${c.value.compose ?? '-'}` : ''));
+    }
+    if (problems.length)
+      throw ApplicationFailure.nonRetryable(`preflight found ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'PreflightFailed');
+    finish('preflight');
+
+    enter('prepare');
+    await onHosts('prepare', inv.hosts, (h) => act.prepareHost.executeWithOptions({ ...base, summary: `${h}: prepare directories` }, [input, h]));
+    finish('prepare');
+
+    enter('ship');
+    const shipping = inv.hosts.filter((h) => h.roles.length > 0);
+    await onHosts('ship', shipping, async (h) => {
+      const r = await act.shipArtifacts.executeWithOptions({ ...base, startToCloseTimeout: '2h', summary: `${h}: ship artifacts` }, [input, h]);
+      progress.bytesUploaded += r.bytesUploaded;
+      return r;
+    });
+    finish('ship');
+
+    // etcd (then quorum) and image loading touch different things: run them side by side.
+    const etcdBranch = async () => {
+      enter('etcd');
+      await onHosts('etcd', etcdHosts, (h) => act.startEtcdMember.executeWithOptions({ ...base, summary: `${h}: start etcd member` }, [input, h]));
+      finish('etcd');
+      enter('quorum');
+      const health = await act.waitForQuorum.executeWithOptions({ ...base, summary: `wait for etcd quorum (${etcdHosts.length} members)` }, [input]);
+      finish('quorum');
+      return health.members.map((m) => m.name);
+    };
+    const imagesBranch = async () => {
+      await onHosts('images', imageHosts, (h) => act.loadImages.executeWithOptions({ ...base, summary: `${h}: unpack bundle, load images` }, [input, h]));
+      finish('images');
+    };
+    const [etcdMembers] = await Promise.all([etcdBranch(), imagesBranch()]);
+
+    enter('dashboards');
+    await onHosts('dashboard', cpHosts, (h) =>
+      act.startDashboard.executeWithOptions({ ...base, summary: `${h}: configure and start dashboard` }, [input, h, compose[h] ?? 'plugin']),
+    );
+    finish('dashboards');
+
+    enter('cluster');
+    let clusterId = inv.dashboard.gatewayClusterId;
+    if (!clusterId) {
+      const found = await act.ensureGatewayCluster.executeWithOptions({ ...base, summary: `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"` }, [input]);
+      clusterId = found.id;
+      if (found.created) progress.changes++;
+    }
+    progress.clusterId = clusterId;
+    finish('cluster');
+
+    enter('gateways');
+    await onHosts('gateway', dpHosts, (h) =>
+      act.startGateway.executeWithOptions({ ...base, summary: `${h}: configure and start gateway` }, [input, h, compose[h] ?? 'plugin', clusterId]),
+    );
+    finish('gateways');
+
+    enter('prove');
+    const proof = await act.proveTraffic.executeWithOptions({ ...base, summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer` }, [input, clusterId]);
+    finish('prove');
+
+    enter('done');
+    return {
+      cluster: inv.cluster,
+      clusterId,
+      changes: progress.changes,
+      bytesUploaded: progress.bytesUploaded,
+      etcdMembers,
+      proof,
+      steps,
+      warnings: progress.warnings,
+      loadBalancers: inv.loadBalancers,
+    };
+  } catch (e) {
+    progress.error = failureMessage(e);
+    enter('failed');
+    throw e;
+  }
+}

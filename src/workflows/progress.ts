@@ -1,0 +1,63 @@
+// The deploy's visible progress: a query result, a markdown table for the UI's
+// "current details", and the phase search attribute. Pure and deterministic.
+export const DEPLOY_PHASES = [
+  'validate',
+  'preflight',
+  'prepare',
+  'ship',
+  'etcd',
+  'quorum',
+  'images',
+  'dashboards',
+  'cluster',
+  'gateways',
+  'prove',
+] as const;
+export type DeployPhase = (typeof DEPLOY_PHASES)[number] | 'done' | 'failed';
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface HostProgress {
+  roles: string[];
+  step: string;
+  status: StepStatus;
+  detail: string;
+}
+
+export interface DeployProgress {
+  cluster: string;
+  phase: DeployPhase;
+  phasesDone: string[];
+  hosts: Record<string, HostProgress>;
+  clusterId?: string;
+  bytesUploaded: number;
+  changes: number;
+  warnings: string[];
+  error?: string;
+}
+
+export function initialProgress(cluster: string, hosts: Array<{ name: string; roles: string[] }>): DeployProgress {
+  return {
+    cluster,
+    phase: 'validate',
+    phasesDone: [],
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, { roles: h.roles, step: '-', status: 'pending', detail: '' }])),
+    bytesUploaded: 0,
+    changes: 0,
+    warnings: [],
+  };
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 120);
+
+export function progressMarkdown(p: DeployProgress): string {
+  const lines = [
+    `**Deploy ${p.cluster}** — phase **${p.phase}** (${p.phasesDone.length}/${DEPLOY_PHASES.length} done)${p.clusterId ? `, gateway cluster \`${p.clusterId}\`` : ''}`,
+    '',
+    '| host | roles | step | status | detail |',
+    '|---|---|---|---|---|',
+    ...Object.entries(p.hosts).map(([name, h]) => `| ${name} | ${h.roles.join(', ')} | ${h.step} | ${h.status} | ${cell(h.detail)} |`),
+  ];
+  if (p.error) lines.push('', `**Failed:** ${cell(p.error)}`);
+  return lines.join('\n');
+}

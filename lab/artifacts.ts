@@ -160,10 +160,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Running, not a zombie (the machine's init may be slow to reap orphans). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -253,7 +259,7 @@ async function tail(file: string, lines = 20): Promise<string> {
   }
 }
 
-/** Stops whatever a previous, crashed run left of the engine in `dir`. */
+/** Stops what is left of the engine in `dir` (all of it after a crash) and drops its state. */
 async function reapEngine(dir: string, log: (m: string) => void): Promise<void> {
   const execRoot = path.join(dir, 'exec');
   const dockerdPid = await readPid(path.join(dir, 'dockerd.pid'));
@@ -273,6 +279,15 @@ async function reapEngine(dir: string, log: (m: string) => void): Promise<void> 
       /* gone */
     }
   }
+  // Every mount lived in the engine's namespace; refuse to rm through one that did not.
+  const mounts = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  if (mounts.includes(`${dir}/`)) {
+    log(`mounts under ${dir} remain; not removing engine state`);
+    return;
+  }
+  // Images are only kept in the tarballs; the engine state is scratch.
+  await fsp.rm(path.join(dir, 'data'), { recursive: true, force: true });
+  await fsp.rm(execRoot, { recursive: true, force: true });
 }
 
 /**
@@ -383,14 +398,6 @@ export async function startPrivateEngine(
     }
     process.removeListener('exit', onExit);
     await reapEngine(dir, log);
-    // Every mount lived in the engine's namespace; refuse to rm through one that did not.
-    const mounts = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-    if (mounts.includes(`${dir}/`)) {
-      log(`mounts under ${dir} remain; not removing engine state`);
-      return;
-    }
-    await fsp.rm(dataRoot, { recursive: true, force: true });
-    await fsp.rm(execRoot, { recursive: true, force: true });
     log(`engine ${dir} stopped`);
   };
 
@@ -1010,6 +1017,24 @@ async function removeStale(dir: string, prefix: string, log: (m: string) => void
   }
 }
 
+/** What a build killed half way left behind, unless a live build holds the lock. */
+async function cleanUpAfterCrash(
+  cacheDir: string,
+  outDir: string,
+  log: (m: string) => void,
+): Promise<void> {
+  const lockFile = path.join(cacheDir, 'build.lock');
+  const holder = await readPid(lockFile);
+  if (holder !== undefined && alive(holder)) return;
+  await fsp.rm(lockFile, { force: true });
+  const engineDir = path.join(cacheDir, 'build-engine');
+  if (fs.existsSync(path.join(engineDir, 'exec')) || fs.existsSync(path.join(engineDir, 'data'))) {
+    await reapEngine(engineDir, log);
+  }
+  await removeStale(cacheDir, 'work-', log);
+  await removeStale(outDir, '.staging-', log);
+}
+
 // ---------------------------------------------------------------------------
 // Entry point
 
@@ -1032,6 +1057,7 @@ export async function buildLabArtifacts(opts: BuildLabArtifactsOptions): Promise
   if (!opts.force) {
     const existing = await reusable(outDir, key, log);
     if (existing) {
+      await cleanUpAfterCrash(cacheDir, outDir, log);
       log(`artifacts in ${outDir} are up to date (key ${key.slice(0, 12)})`);
       return existing;
     }

@@ -47,6 +47,13 @@ export function buildProgram(): Command {
     .option('--replace-etcd', 'replace an etcd container whose settings differ (keeps its data directory)')
     .action(async (o) => void (await (await deployCli()).deployCommand(o)));
   program
+    .command('plan')
+    .description('print per host every command and file a deploy would run or write; touches nothing')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .addOption(new Option('--compose <flavor>', 'compose flavor to show').choices(['plugin', 'standalone']).default('plugin'))
+    .option('--json', 'machine-readable output')
+    .action(async (o) => (await import('./cli/plan.js')).planCommand(o));
+  program
     .command('status <cluster>')
     .description('phase and per-host progress of the latest deploy of a cluster')
     .option('--json', 'machine-readable output')

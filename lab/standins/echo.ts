@@ -1,5 +1,5 @@
 // An upstream echo service that answers like httpbin (/get, /anything, /status/:code,
-// /headers, /ip), so the guide's smoke test `curl <gw>/get -H "Host: test.com"` reads the same.
+// /headers, /ip, /delay/:n), so the guide's smoke test `curl <gw>/get -H "Host: test.com"` reads the same.
 // X-Echo-Server names the instance, which lets tests see round-robin between upstream nodes.
 import http from 'node:http';
 import os from 'node:os';
@@ -87,6 +87,12 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, name:
       json = null;
     }
     return sendJson(res, 200, { ...base, method: req.method, data: text, json });
+  }
+  const delay = /^\/delay\/(\d+(?:\.\d+)?)$/.exec(url.pathname);
+  if (delay) {
+    // httpbin's slow answer (at most 10 s): lets tests hold a request in flight.
+    await new Promise((r) => setTimeout(r, Math.min(Number(delay[1]), 10) * 1000));
+    return sendJson(res, 200, base);
   }
   const status = /^\/status\/(\d{3})$/.exec(url.pathname);
   if (status) {

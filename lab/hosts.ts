@@ -60,7 +60,7 @@ export function renderSshdConfig(host: LabHost, p: HostPaths): string {
 /** Runs inside the host's fresh namespaces: private mounts, then dockerd, then sshd. */
 export function renderInitScript(host: LabHost, p: HostPaths): string {
   const lines = ['#!/bin/bash', 'set -eu', `hostname ${quote([host.name])}`];
-  for (const dir of PRIVATE_DIRS) lines.push(`mount --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
+  for (const dir of PRIVATE_DIRS) lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
   lines.push(
     'mkdir -p /run/sshd',
     `dockerd --pidfile /run/docker.pid >>${quote([p.dockerdLog])} 2>&1 &`,

@@ -460,7 +460,7 @@ export interface WatchHandlers {
   onEvents(events: WatchEvent[]): void;
   /** The start revision was compacted away; the watch has stopped: re-list, then watch again. */
   onCompacted(compactRevision: number): void;
-  onConnected?(endpoint: string): void;
+  onConnected?(endpoint: string, fromRevision: number): void;
   onDisconnected?(error: Error): void;
 }
 
@@ -621,7 +621,7 @@ export class PrefixWatch {
       this.connected = true;
       this.authRetried = false;
       this.backoffMs = WATCH_BACKOFF_MIN_MS;
-      this.handlers.onConnected?.(endpoint);
+      this.handlers.onConnected?.(endpoint, this.nextRevision);
       // Re-create long-lived watches now and then so a silently dead connection cannot linger.
       clearTimeout(this.sessionTimer);
       this.sessionTimer = setTimeout(() => {
@@ -713,7 +713,8 @@ export class PrefixSync {
           this.handlers.onHealth?.(false, `watch revision compacted (compact_revision ${rev}); re-listing`);
           void this.list();
         },
-        onConnected: (endpoint) => this.handlers.onHealth?.(true, `watching ${this.prefix} on ${endpoint}`),
+        onConnected: (endpoint, from) =>
+          this.handlers.onHealth?.(true, `watching ${this.prefix} on ${endpoint} from revision ${from}`),
         onDisconnected: (err) => this.handlers.onHealth?.(false, err.message),
       });
     } catch (err) {

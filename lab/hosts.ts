@@ -134,3 +134,39 @@ export async function stopHost(host: LabHost, p: HostPaths): Promise<void> {
     for (let i = 0; i < 20 && (await netnsPids(host)).length; i++) await sleep(250);
   }
 }
+
+/** sshd processes of a host: the listener and every session it forked. */
+async function sshdProcesses(host: LabHost): Promise<number[]> {
+  const out: number[] = [];
+  for (const pid of await netnsPids(host)) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd') out.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Stop a host's sshd (listener and sessions) while its Docker engine keeps running. */
+export async function stopSshd(host: LabHost): Promise<void> {
+  for (const pid of await sshdProcesses(host)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Start sshd again inside the host's namespaces (entered through its dockerd). */
+export function startSshd(host: LabHost, p: HostPaths): number {
+  const dockerd = readPidFile(p.dockerPid);
+  if (dockerd === undefined) throw new Error(`${host.name}: dockerd is not running; the host is gone`);
+  const log = openSync(p.initLog, 'a');
+  try {
+    return spawnDetached(inHost(dockerd, ['/usr/sbin/sshd', '-D', '-e', '-f', p.sshdConfig]), log);
+  } finally {
+    closeSync(log);
+  }
+}

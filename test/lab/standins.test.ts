@@ -8,6 +8,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseRoute, type Route } from '../../lab/standins/apisix-route';
+import { ipAllowed } from '../../lab/standins/dashboard-api';
+import { prefixRangeEnd } from '../../lab/standins/etcd-http';
+import { signToken, verifyToken } from '../../lab/standins/jwt';
+import { RoundRobin, RouteTable } from '../../lab/standins/route-table';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BUNDLES = path.join(ROOT, 'dist', 'standins');
@@ -182,7 +187,8 @@ function startEtcdMember(m: (typeof ETCD)[number]): void {
 
 async function stopEtcdMember(m: (typeof ETCD)[number]): Promise<void> {
   const p = etcdProcs.get(m.name);
-  if (p) await stopProcess(p);
+  // The last member of a cluster that lost quorum can linger on SIGTERM; docker would SIGKILL.
+  if (p) await stopProcess(p, 'SIGTERM', 2000);
 }
 
 async function waitEtcdHealthy(members = ETCD): Promise<void> {
@@ -327,6 +333,59 @@ after(async () => {
 // Never leave processes behind, even when the runner itself is interrupted.
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
+});
+
+// ------------------------------------------------------------------ pure parts
+
+test('pure parts: routing precedence, weighted round-robin, tokens, allow list, range ends', () => {
+  const route = (id: string, raw: object): [string, Route] => {
+    const r = parseRoute(id, raw);
+    assert.ok(typeof r !== 'string', String(r));
+    return [`/p/routes/${id}`, r];
+  };
+  const table = new RouteTable();
+  table.replaceAll([
+    route('any-host', { uri: '/get', upstream: { nodes: { 'a:80': 1 } } }),
+    route('exact', { uri: '/get', host: 'test.com', upstream: { nodes: { 'a:80': 1 } } }),
+    route('prefix', { uri: '/*', host: 'test.com', upstream: { nodes: { 'a:80': 1 } } }),
+    route('longer', { uris: ['/api/v1/*'], hosts: ['*.example.com'], upstream: { nodes: { 'a:80': 1 } } }),
+    route('off', { uri: '/off', status: 0, upstream: { nodes: { 'a:80': 1 } } }),
+    route('post-only', { uri: '/form', methods: ['POST'], upstream: { nodes: { 'a:80': 1 } } }),
+  ]);
+  const id = (host: string, p: string, method = 'GET') => table.match(host, p, method)?.entry.route.id;
+  assert.equal(id('test.com:8080', '/get'), 'exact');
+  assert.equal(id('other.com', '/get'), 'any-host');
+  assert.equal(id('TEST.com', '/x/y'), 'prefix');
+  assert.equal(id('a.example.com', '/api/v1/users'), 'longer');
+  assert.equal(id('example.com', '/api/v1/users'), undefined);
+  assert.equal(id('x', '/off'), undefined);
+  assert.equal(id('x', '/form'), undefined);
+  assert.equal(id('x', '/form', 'POST'), 'post-only');
+  assert.equal(typeof parseRoute('bad', { host: 'x' }), 'string');
+
+  const rr = new RoundRobin([
+    { host: 'a', port: 80, weight: 2 },
+    { host: 'b', port: 80, weight: 1 },
+    { host: 'c', port: 80, weight: 0 },
+  ]);
+  const picks = Array.from({ length: 6 }, () => rr.nodes[rr.pick()!]!.host).join('');
+  assert.equal(picks, 'abaaba');
+  assert.equal(rr.pick(new Set([0, 1])), undefined);
+
+  const token = signToken('k', 'admin', 60, 1_000_000);
+  assert.equal(verifyToken('k', token, 1_000_000)?.sub, 'admin');
+  assert.equal(verifyToken('other', token, 1_000_000), undefined);
+  assert.equal(verifyToken('k', token, 1_000_000 + 61_000), undefined, 'expired');
+  const [h, , sig] = token.split('.');
+  const forged = Buffer.from(JSON.stringify({ sub: 'root', iat: 1000, exp: 99999999999 })).toString('base64url');
+  assert.equal(verifyToken('k', `${h}.${forged}.${sig}`, 1_000_000), undefined);
+
+  assert.ok(ipAllowed('10.1.2.3', []));
+  assert.ok(ipAllowed('10.1.2.3', ['127.0.0.1', '10.1.0.0/16']));
+  assert.ok(!ipAllowed('10.2.2.3', ['127.0.0.1', '10.1.0.0/16']));
+
+  assert.equal(prefixRangeEnd('/api7/1/routes/').toString(), '/api7/1/routes0');
+  assert.deepEqual([...prefixRangeEnd('a\u00ff')], [0x61, 0xc3, 0xc0], 'works on UTF-8 bytes');
 });
 
 // ------------------------------------------------------------------ dashboard

@@ -1,0 +1,242 @@
+// deployHA end to end: real Temporal dev server, the project's worker process, the lab's
+// real sshd/Docker/etcd hosts. Asserted with etcdctl, docker (over SSH), curl and the
+// temporal CLI.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { parse, stringify } from 'yaml';
+import type { DeployInput } from '../../src/activities/context';
+import { deployWorkflowId, rootMessage, startDeploy } from '../../src/cli/deploy';
+import type { LoadedInventory } from '../../src/config/load';
+import { loadInventory } from '../../src/config/load';
+import { projectRoot } from '../../src/paths';
+import { run, sleep } from '../../src/util/exec';
+import type { DeploySummary } from '../../src/workflows/deploy';
+import type { DeployProgress } from '../../src/workflows/progress';
+import { hostPaths, startSshd, stopSshd } from '../../lab/hosts';
+import { labHosts } from '../../lab/layout';
+import { labPaths } from '../../lab/lab';
+import { containerSnapshot, curlThroughDataPlane, etcdctl, wipeHosts } from '../support/cluster';
+import { activityKey, attemptsByScheduledId, scheduledActivities, workflowHistory } from '../support/history';
+import { sharedLab } from '../support/lab';
+import { testServer } from '../support/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker';
+
+const server = testServer(27233);
+let lab: LoadedInventory;
+let input: DeployInput;
+let worker: WorkerProcess;
+let connection: Connection;
+let client: Client;
+
+async function connect() {
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+}
+
+async function deployAndWait(deployInput = input): Promise<{ summary: DeploySummary; runId: string }> {
+  const handle = await startDeploy(client, deployInput);
+  return { summary: await handle.result(), runId: handle.firstExecutionRunId };
+}
+
+/** Wait until the running deploy's progress satisfies `when` (polled fast, via the query). */
+async function waitForProgress(when: (p: DeployProgress) => boolean, timeoutMs = 120_000): Promise<DeployProgress> {
+  const handle = client.workflow.getHandle(deployWorkflowId(lab.inventory.cluster));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const p = await handle.query<DeployProgress>('progress');
+      if (when(p)) return p;
+      if (p.phase === 'done' || p.phase === 'failed') throw new Error(`deploy reached ${p.phase} before the awaited moment`);
+    } catch (e) {
+      if (e instanceof Error && /before the awaited/.test(e.message)) throw e;
+    }
+    if (Date.now() > deadline) throw new Error('timed out waiting for deploy progress');
+    await sleep(100);
+  }
+}
+
+/** A clean deploy's state: 3 healthy etcd members, one of each container, traffic flows. */
+async function assertHealthyCluster(summary: DeploySummary) {
+  const health = await etcdctl(lab, 'endpoint', 'health');
+  assert.equal(health.code, 0, health.stderr);
+  assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3, 'three healthy etcd members');
+  const members = await etcdctl(lab, 'member', 'list');
+  for (const n of ['api7-etcd-1', 'api7-etcd-2', 'api7-etcd-3']) assert.match(members.stdout, new RegExp(`${n},`));
+
+  const containers = await containerSnapshot(lab);
+  for (const h of lab.inventory.hosts) {
+    const names = (containers[h.name] ?? []).map((c) => c.name);
+    const expected: string[] = [];
+    if (h.roles.includes('etcd')) expected.push('etcd');
+    if (h.roles.includes('control-plane')) expected.push('dashboard');
+    if (h.roles.includes('data-plane')) expected.push('gateway');
+    assert.equal(names.length, expected.length, `${h.name} runs exactly ${expected.join(', ')}: ${names.join(', ')}`);
+    for (const e of expected) assert.ok(names.some((n) => n.includes(e)), `${h.name} runs ${e}`);
+    assert.ok((containers[h.name] ?? []).every((c) => c.running), `${h.name}: all containers running`);
+  }
+
+  const ping = await run(['curl', '-sS', '-m', '5', `${lab.inventory.loadBalancers.controlPlane}/ping`], { allowFailure: true });
+  assert.equal(ping.stdout.trim(), 'pong', 'dashboards answer through the control-plane load balancer');
+  const route = await etcdctl(lab, 'get', `/api7/${summary.clusterId}/routes/${lab.inventory.smokeTest.routeId}`, '--print-value-only');
+  assert.match(route.stdout, /"uri":"\/get"/, 'the test route is stored in etcd under the cluster prefix');
+  const curl = await curlThroughDataPlane(lab);
+  const [body = '', code] = curl.stdout.split('\n');
+  assert.equal(code, '200', curl.stderr);
+  assert.equal((JSON.parse(body) as { url: string }).url, 'http://test.com/get', 'the upstream answered through the gateways');
+}
+
+describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
+  before(async () => {
+    lab = await sharedLab();
+    input = { inventory: lab.inventory, baseDir: lab.baseDir };
+    await server.start();
+    worker = await startWorkerProcess(server.address);
+    await connect();
+    await wipeHosts(lab);
+  });
+  after(async () => {
+    await worker?.kill();
+    await connection?.close();
+    await server.dispose();
+  });
+
+  let first: { summary: DeploySummary; runId: string };
+
+  it('a fresh deploy reaches a working cluster', async () => {
+    first = await deployAndWait();
+    assert.match(first.summary.clusterId, /^\d{18}$/);
+    assert.ok(first.summary.bytesUploaded > 0, 'artifacts were uploaded');
+    assert.ok(first.summary.changes > 0);
+    await assertHealthyCluster(first.summary);
+  });
+
+  it('replays the recorded history against the current workflow code', async () => {
+    const handle = client.workflow.getHandle(deployWorkflowId(lab.inventory.cluster), first.runId);
+    const history = await handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, deployWorkflowId('lab'));
+  });
+
+  it('a second deploy changes nothing: same containers and start times, no bytes uploaded', async () => {
+    const before = await containerSnapshot(lab);
+    const again = await deployAndWait();
+    assert.equal(again.summary.bytesUploaded, 0);
+    assert.equal(again.summary.changes, 0, JSON.stringify(again.summary.steps, null, 1));
+    assert.equal(again.summary.clusterId, first.summary.clusterId, 'the gateway cluster is found by name, not created again');
+    assert.deepEqual(await containerSnapshot(lab), before);
+  });
+
+  it('refuses a second concurrent deploy of the same cluster', async () => {
+    const running = await startDeploy(client, input);
+    await assert.rejects(startDeploy(client, input), /a deploy of cluster "lab" is already running \(workflow deploy-lab\)/);
+    await running.result();
+  });
+
+  it('refuses an inventory with an error before starting anything', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-bad-'));
+    const doc = parse(readFileSync(labPaths().inventory, 'utf8')) as { hosts: Array<{ address: string }> };
+    doc.hosts[3]!.address = '10.213.0.14; reboot';
+    const file = path.join(dir, 'inventory.yaml');
+    writeFileSync(file, stringify(doc));
+    const countRuns = async () => (await client.workflow.count(`WorkflowId = "${deployWorkflowId('lab')}"`)).count;
+    const runsBefore = await countRuns();
+    const r = await run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), 'deploy', '-i', file], {
+      allowFailure: true,
+      env: { ...process.env, TEMPORAL_ADDRESS: server.address },
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /hosts\[3\]\.address: must be an IPv4 address or a host name/);
+    assert.equal(await countRuns(), runsBefore, 'no workflow was started');
+  });
+
+  it('a changed host key fails fast, names both fingerprints and touches nothing', async () => {
+    const before = await containerSnapshot(lab);
+    const wrong = 'SHA256:' + 'B'.repeat(43);
+    const bad: DeployInput = structuredClone(input);
+    const offered = bad.inventory.hosts[0]!.ssh!.hostKey!;
+    bad.inventory.hosts[0]!.ssh!.hostKey = wrong;
+    const handle = await startDeploy(client, bad);
+    await assert.rejects(handle.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      const msg = rootMessage(e);
+      assert.match(msg, /ha1: host key of ha1 changed/);
+      assert.ok(msg.includes(offered) && msg.includes(wrong), msg);
+      return true;
+    });
+    const types = new Set(scheduledActivities(await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId)).map((a) => a.type));
+    assert.deepEqual([...types].sort(), ['preflightHost', 'validateDeploy'], 'nothing ran after preflight');
+    assert.deepEqual(await containerSnapshot(lab), before);
+  });
+
+  /** Every activity of the run was scheduled once: nothing finished was run again. */
+  async function assertNoActivityRanTwice(runId: string) {
+    const scheduled = scheduledActivities(await workflowHistory(server.address, deployWorkflowId('lab'), runId));
+    const counts = new Map<string, number>();
+    for (const a of scheduled) counts.set(activityKey(a), (counts.get(activityKey(a)) ?? 0) + 1);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], 'no step was scheduled twice');
+    return scheduled;
+  }
+
+  it('survives a worker killed with SIGKILL while shipping artifacts', async () => {
+    await wipeHosts(lab);
+    const handle = await startDeploy(client, input);
+    const seen = await waitForProgress((p) => p.phase === 'ship' && Object.values(p.hosts).some((h) => h.step === 'ship' && h.status === 'running'));
+    await worker.kill('SIGKILL');
+    const finishedBeforeKill = Object.entries(seen.hosts).filter(([, h]) => h.step === 'ship' && h.status === 'done').length;
+    worker = await startWorkerProcess(server.address);
+    const summary = await handle.result();
+    const scheduled = await assertNoActivityRanTwice(handle.firstExecutionRunId);
+    const attempts = attemptsByScheduledId(await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId));
+    const retriedShips = scheduled.filter((a) => a.type === 'shipArtifacts' && (attempts.get(a.eventId) ?? 0) > 1);
+    assert.ok(retriedShips.length >= 1, 'the interrupted upload was retried by the new worker');
+    assert.ok(retriedShips.length <= lab.inventory.hosts.length - finishedBeforeKill, 'uploads finished before the kill were not redone');
+    await assertHealthyCluster(summary);
+  });
+
+  it('survives a worker killed with SIGKILL during the etcd phase', async () => {
+    await wipeHosts(lab);
+    const handle = await startDeploy(client, input);
+    await waitForProgress((p) => p.phase === 'etcd' || p.phase === 'quorum');
+    await worker.kill('SIGKILL');
+    worker = await startWorkerProcess(server.address);
+    const summary = await handle.result();
+    const scheduled = await assertNoActivityRanTwice(handle.firstExecutionRunId);
+    assert.equal(scheduled.filter((a) => a.type === 'startEtcdMember').length, 3);
+    await assertHealthyCluster(summary);
+  });
+
+  it('finishes when the Temporal server is restarted on the same SQLite file mid-deploy', async () => {
+    await wipeHosts(lab);
+    const handle = await startDeploy(client, input);
+    await waitForProgress((p) => p.phase === 'ship');
+    await connection.close();
+    await server.stop();
+    await sleep(2000);
+    await server.start();
+    await connect();
+    const summary = await client.workflow.getHandle<() => Promise<DeploySummary>>(handle.workflowId, handle.firstExecutionRunId).result();
+    await assertNoActivityRanTwice(handle.firstExecutionRunId);
+    await assertHealthyCluster(summary);
+  });
+
+  it("finishes when one host's sshd is stopped for 30 s mid-deploy", async () => {
+    await wipeHosts(lab);
+    const victim = labHosts(lab.inventory.hosts.length).find((h) => h.name === 'ha4')!;
+    const handle = await startDeploy(client, input);
+    await waitForProgress((p) => p.phase === 'prepare' || p.phase === 'ship');
+    await stopSshd(victim);
+    await sleep(30_000);
+    startSshd(victim, hostPaths(labPaths().dir, victim));
+    const summary = await handle.result();
+    const events = await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId);
+    const attempts = attemptsByScheduledId(events);
+    const retried = scheduledActivities(events).filter((a) => a.host === 'ha4' && (attempts.get(a.eventId) ?? 0) > 1);
+    assert.ok(retried.length >= 1, 'an ha4 step was retried while its sshd was down');
+    await assertHealthyCluster(summary);
+  });
+});

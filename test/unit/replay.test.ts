@@ -1,0 +1,21 @@
+// Recorded deployHA histories (test/fixtures/histories, from real runs on the lab) replay
+// against the current workflow code: a change that breaks running workflows fails here.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { projectRoot } from '../../src/paths';
+
+const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
+
+describe('replay of recorded histories', () => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  it('has recorded histories to replay', () => assert.ok(files.length >= 2));
+  for (const file of files) {
+    it(`replays ${file} deterministically`, async () => {
+      const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file);
+    });
+  }
+});

@@ -22,6 +22,12 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   program
+    .command('up')
+    .description('the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)')
+    .addOption(new Option('--hosts <n>', 'number of lab hosts').argParser(int('--hosts')))
+    .action(async (o) => (await import('./cli/up.js')).upCommand(o));
+
+  program
     .command('server')
     .description('run the embedded Temporal dev server (gRPC :7233, Web UI :8233, history in .data/temporal.db)')
     .option('--detach', 'run in the background and return once it answers')

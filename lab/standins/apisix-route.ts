@@ -34,7 +34,18 @@ export interface Route {
 }
 
 const UPSTREAM_TYPES = new Set(['roundrobin', 'chash', 'ewma', 'least_conn']);
-const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE']);
+const METHODS = new Set([
+  'GET',
+  'POST',
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'HEAD',
+  'OPTIONS',
+  'CONNECT',
+  'TRACE',
+  'PURGE',
+]);
 
 function parseNodeAddress(addr: string): { host: string; port?: number } {
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(addr);
@@ -48,9 +59,11 @@ function parseNodes(raw: unknown, scheme: 'http' | 'https'): UpstreamNode[] | st
   const nodes: UpstreamNode[] = [];
   if (Array.isArray(raw)) {
     for (const n of raw) {
-      if (!isTree(n) || typeof n.host !== 'string' || n.host === '') return 'each upstream node needs a host';
+      if (!isTree(n) || typeof n.host !== 'string' || n.host === '')
+        return 'each upstream node needs a host';
       const weight = n.weight === undefined ? 1 : n.weight;
-      if (typeof weight !== 'number' || weight < 0) return `node ${n.host}: weight must be a number >= 0`;
+      if (typeof weight !== 'number' || weight < 0)
+        return `node ${n.host}: weight must be a number >= 0`;
       const port = n.port === undefined ? defaultPort : n.port;
       if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
         return `node ${n.host}: port must be 1-65535`;
@@ -61,9 +74,11 @@ function parseNodes(raw: unknown, scheme: 'http' | 'https'): UpstreamNode[] | st
   }
   if (isTree(raw)) {
     for (const [addr, weight] of Object.entries(raw)) {
-      if (typeof weight !== 'number' || weight < 0) return `node ${addr}: weight must be a number >= 0`;
+      if (typeof weight !== 'number' || weight < 0)
+        return `node ${addr}: weight must be a number >= 0`;
       const { host, port } = parseNodeAddress(addr);
-      if (port !== undefined && (port < 1 || port > 65535)) return `node ${addr}: port must be 1-65535`;
+      if (port !== undefined && (port < 1 || port > 65535))
+        return `node ${addr}: port must be 1-65535`;
       nodes.push({ host, port: port ?? defaultPort, weight });
     }
     return nodes;
@@ -93,7 +108,9 @@ function parseUpstream(raw: unknown): Upstream | string {
   const t = isTree(raw.timeout) ? raw.timeout : {};
   const seconds = (v: unknown) => (typeof v === 'number' && v > 0 ? v : 60);
   const retries =
-    typeof raw.retries === 'number' && raw.retries >= 0 ? raw.retries : Math.max(0, nodes.length - 1);
+    typeof raw.retries === 'number' && raw.retries >= 0
+      ? raw.retries
+      : Math.max(0, nodes.length - 1);
   return {
     type,
     scheme,
@@ -106,7 +123,11 @@ function parseUpstream(raw: unknown): Upstream | string {
 }
 
 function stringList(value: unknown, field: string): string[] | string {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v !== '')) {
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((v) => typeof v === 'string' && v !== '')
+  ) {
     return `${field} must be a non-empty list of strings`;
   }
   return value as string[];
@@ -126,7 +147,8 @@ export function parseRoute(id: string, raw: unknown): Route | string {
   if (!uris.every((u) => u.startsWith('/') || u === '*')) return 'every uri must start with /';
 
   let hosts: string[] = [];
-  if (raw.host !== undefined && raw.hosts !== undefined) return 'use either host or hosts, not both';
+  if (raw.host !== undefined && raw.hosts !== undefined)
+    return 'use either host or hosts, not both';
   if (typeof raw.host === 'string') hosts = [raw.host];
   else if (raw.host !== undefined) return 'host must be a string';
   else if (raw.hosts !== undefined) {
@@ -139,7 +161,8 @@ export function parseRoute(id: string, raw: unknown): Route | string {
   if (raw.methods !== undefined) {
     const list = stringList(raw.methods, 'methods');
     if (typeof list === 'string') return list;
-    if (!list.every((m) => METHODS.has(m))) return `methods must be among ${[...METHODS].join(', ')}`;
+    if (!list.every((m) => METHODS.has(m)))
+      return `methods must be among ${[...METHODS].join(', ')}`;
     methods = list;
   }
 
@@ -149,7 +172,8 @@ export function parseRoute(id: string, raw: unknown): Route | string {
     if (typeof parsed === 'string') return parsed;
     upstream = parsed;
   }
-  if (raw.status !== undefined && raw.status !== 0 && raw.status !== 1) return 'status must be 0 or 1';
+  if (raw.status !== undefined && raw.status !== 0 && raw.status !== 1)
+    return 'status must be 0 or 1';
 
   return {
     id: typeof raw.id === 'string' || typeof raw.id === 'number' ? String(raw.id) : id,

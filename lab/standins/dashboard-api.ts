@@ -64,7 +64,7 @@ export function ipAllowed(ip: string, allowList: string[]): boolean {
       continue;
     }
     const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-    if (((a & mask) >>> 0) === ((b & mask) >>> 0)) return true;
+    if ((a & mask) >>> 0 === (b & mask) >>> 0) return true;
   }
   return false;
 }
@@ -140,18 +140,23 @@ export class DashboardApi {
     return `${this.cfg.etcd.prefix}/clusters/${id}`;
   }
 
-  private async clusters(req: http.IncomingMessage, method: string, id: string | undefined): Promise<unknown> {
+  private async clusters(
+    req: http.IncomingMessage,
+    method: string,
+    id: string | undefined,
+  ): Promise<unknown> {
     if (id === undefined && method === 'GET') {
       const { kvs } = await this.etcd.range(`${this.cfg.etcd.prefix}/clusters/`, { prefix: true });
       return listOutput(kvs.map((kv) => parseStored(kv.value)).filter(isTree));
     }
     if (id === undefined && method === 'POST') {
       const body = await this.jsonBody(req);
-      if (typeof body.name !== 'string' || body.name.trim() === '') throw badRequest('name is required');
+      if (typeof body.name !== 'string' || body.name.trim() === '')
+        throw badRequest('name is required');
       const now = Math.floor(Date.now() / 1000);
       let newId = flakeId();
       if (await this.etcd.get(this.clusterKey(newId))) newId = flakeId();
-      const { id: _ignored, ...fields } = body;
+      const fields = withoutId(body);
       const cluster = { id: newId, ...fields, name: body.name, create_time: now, update_time: now };
       await this.etcd.put(this.clusterKey(newId), JSON.stringify(cluster));
       return cluster;
@@ -181,7 +186,8 @@ export class DashboardApi {
     try {
       await this.loadCluster(clusterId);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) throw badRequest(`cluster ${clusterId} not found`);
+      if (err instanceof ApiError && err.status === 404)
+        throw badRequest(`cluster ${clusterId} not found`);
       throw err;
     }
     const base = `${this.cfg.etcd.prefix}/${clusterId}/routes/`;
@@ -201,7 +207,8 @@ export class DashboardApi {
       }
       return this.saveRoute(base, newId, body);
     }
-    if (id === undefined) throw new ApiError(405, CODE_BAD_REQUEST, `method ${method} not allowed here`);
+    if (id === undefined)
+      throw new ApiError(405, CODE_BAD_REQUEST, `method ${method} not allowed here`);
 
     const ids = id.split(',');
     if (!ids.every((i) => OBJECT_ID.test(i))) throw badRequest(`invalid route id ${id}`);
@@ -237,8 +244,9 @@ export class DashboardApi {
     const previous = existing ? parseStored(existing.value) : undefined;
     const now = Math.floor(Date.now() / 1000);
     // manager-api stamps create_time/update_time into the stored object.
-    const createTime = isTree(previous) && typeof previous.create_time === 'number' ? previous.create_time : now;
-    const { id: _ignored, ...fields } = body;
+    const createTime =
+      isTree(previous) && typeof previous.create_time === 'number' ? previous.create_time : now;
+    const fields = withoutId(body);
     const route: Tree = { id, ...fields, create_time: createTime, update_time: now };
     await this.etcd.put(base + id, JSON.stringify(route));
     return route;
@@ -285,6 +293,13 @@ export class DashboardApi {
     }
     sendJson(res, status, { code, message, data: null, request_id: randomUUID() });
   }
+}
+
+/** The body's own fields minus "id", so the stored object starts with the id we chose. */
+function withoutId(body: Tree): Tree {
+  const copy = { ...body };
+  delete copy.id;
+  return copy;
 }
 
 function parseStored(value: string): unknown {

@@ -3,7 +3,11 @@
 import http from 'node:http';
 import path from 'node:path';
 import { DashboardApi } from './dashboard-api';
-import { DEFAULT_DASHBOARD_CONF, loadDashboardConfig, type DashboardConfig } from './dashboard-config';
+import {
+  DEFAULT_DASHBOARD_CONF,
+  loadDashboardConfig,
+  type DashboardConfig,
+} from './dashboard-config';
 import { EtcdHttpClient } from './etcd-http';
 import { exitGracefully, exitOnSignalWhileStarting, listen, peerAddress } from './http-helpers';
 import { LogSink, nginxTime } from './log-sink';
@@ -55,10 +59,18 @@ async function main(): Promise<void> {
   const startingUp = exitOnSignalWhileStarting();
   const confFile = process.env.API7_DASHBOARD_CONF || DEFAULT_DASHBOARD_CONF;
   const cfg = loadDashboardConfig(confFile);
-  const errorLog = new LogSink('stderr', path.dirname(cfg.errorLogFile), path.basename(cfg.errorLogFile));
+  const errorLog = new LogSink(
+    'stderr',
+    path.dirname(cfg.errorLogFile),
+    path.basename(cfg.errorLogFile),
+  );
   // manager-api writes its access log to a file only; /ping every few seconds from a load
   // balancer would otherwise drown `docker logs`.
-  const accessLog = new LogSink('none', path.dirname(cfg.accessLogFile), path.basename(cfg.accessLogFile));
+  const accessLog = new LogSink(
+    'none',
+    path.dirname(cfg.accessLogFile),
+    path.basename(cfg.accessLogFile),
+  );
   const logError = (msg: string) => errorLog.write(`${nginxTime()} [error] ${msg}`);
 
   const etcd = new EtcdHttpClient({
@@ -95,7 +107,9 @@ async function main(): Promise<void> {
   try {
     await listen(server, cfg.listenPort, cfg.listenHost);
   } catch (err) {
-    process.stderr.write(`Error: listen ${cfg.listenHost}:${cfg.listenPort}: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `Error: listen ${cfg.listenHost}:${cfg.listenPort}: ${(err as Error).message}\n`,
+    );
     process.exit(1);
   }
   process.stdout.write(startupBanner(cfg));

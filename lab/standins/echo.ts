@@ -3,7 +3,14 @@
 // X-Echo-Server names the instance, which lets tests see round-robin between upstream nodes.
 import http from 'node:http';
 import os from 'node:os';
-import { exitGracefully, exitOnSignalWhileStarting, listen, peerAddress, readBody, sendJson } from './http-helpers';
+import {
+  exitGracefully,
+  exitOnSignalWhileStarting,
+  listen,
+  peerAddress,
+  readBody,
+  sendJson,
+} from './http-helpers';
 
 interface EchoOptions {
   host: string;
@@ -16,11 +23,14 @@ function parseArgs(argv: string[]): EchoOptions {
   let name = os.hostname();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? (arg.split(/=(.*)/s, 2) as [string, string]) : [arg, undefined];
+    const [flag, inline] = arg.includes('=')
+      ? (arg.split(/=(.*)/s, 2) as [string, string])
+      : [arg, undefined];
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--listen') listenAt = value();
     else if (flag === '--name') name = value();
-    else throw new Error(`unknown argument ${arg} (usage: echo [--listen host:port] [--name NAME])`);
+    else
+      throw new Error(`unknown argument ${arg} (usage: echo [--listen host:port] [--name NAME])`);
   }
   const m = /^(.*):(\d+)$/.exec(listenAt);
   if (!m) throw new Error(`--listen must be host:port, got ${listenAt}`);
@@ -60,7 +70,11 @@ function originOf(req: http.IncomingMessage): string {
   return [...chain, peerAddress(req.socket)].join(', ');
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, name: string): Promise<void> {
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  name: string,
+): Promise<void> {
   res.setHeader('x-echo-server', name);
   const host = req.headers.host ?? 'localhost';
   const url = new URL(req.url ?? '/', `http://${host}`);
@@ -73,7 +87,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, name:
   };
 
   if (url.pathname === '/get') {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { error: 'method not allowed' });
     return sendJson(res, 200, base);
   }
   if (url.pathname === '/headers') return sendJson(res, 200, { headers: base.headers });

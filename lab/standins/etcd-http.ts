@@ -121,7 +121,8 @@ export function prefixRangeEnd(prefix: string): Buffer {
 }
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
-const unb64 = (s: unknown) => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
+const unb64 = (s: unknown) =>
+  typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '';
 // int64 fields arrive as strings, and are absent when zero.
 const int = (v: unknown) => (v === undefined || v === null ? 0 : Number(v));
 
@@ -240,7 +241,10 @@ export class EtcdHttpClient {
     return int(res.header?.revision);
   }
 
-  async delete(key: string, opts: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {
+  async delete(
+    key: string,
+    opts: { prefix?: boolean } = {},
+  ): Promise<{ revision: number; deleted: number }> {
     const body: Record<string, unknown> = { key: b64(key) };
     if (opts.prefix) body.range_end = b64(prefixRangeEnd(key));
     const res = (await this.call('/v3/kv/deleterange', body)) as {
@@ -255,7 +259,14 @@ export class EtcdHttpClient {
     endpoint: string,
     timeoutMs = this.requestTimeoutMs,
   ): Promise<{ etcdserver: string; etcdcluster: string }> {
-    const { status, text } = await this.send(endpoint, 'GET', '/version', undefined, undefined, timeoutMs);
+    const { status, text } = await this.send(
+      endpoint,
+      'GET',
+      '/version',
+      undefined,
+      undefined,
+      timeoutMs,
+    );
     if (status !== 200) throw new EndpointFailure(`HTTP ${status} from ${endpoint}/version`);
     try {
       const body = JSON.parse(text) as { etcdserver?: string; etcdcluster?: string };
@@ -266,7 +277,9 @@ export class EtcdHttpClient {
   }
 
   /** GET /version on the first endpoint that answers. */
-  async version(timeoutMs = this.requestTimeoutMs): Promise<{ endpoint: string; etcdcluster: string }> {
+  async version(
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<{ endpoint: string; etcdcluster: string }> {
     const reasons: Array<{ endpoint: string; error: string }> = [];
     for (const endpoint of this.rotation()) {
       try {
@@ -329,7 +342,8 @@ export class EtcdHttpClient {
           this.tokens.delete(endpoint);
           continue;
         }
-        if (err instanceof TokenRejected) throw new EtcdError(err.message, GRPC_UNAUTHENTICATED, 401);
+        if (err instanceof TokenRejected)
+          throw new EtcdError(err.message, GRPC_UNAUTHENTICATED, 401);
         throw err;
       }
     }
@@ -439,7 +453,11 @@ function classifyErrorBody(endpoint: string, status: number, body: GatewayErrorB
     (typeof body.error === 'string' ? body.error : body.error?.message) ??
     `HTTP ${status}`;
   const code = body.code ?? (typeof body.error === 'object' ? body.error.grpc_code : undefined);
-  if (code === GRPC_UNAUTHENTICATED || status === 401 || /invalid auth token|user name is empty/.test(message)) {
+  if (
+    code === GRPC_UNAUTHENTICATED ||
+    status === 401 ||
+    /invalid auth token|user name is empty/.test(message)
+  ) {
     return new TokenRejected(message);
   }
   if (
@@ -552,7 +570,9 @@ export class PrefixWatch {
       if (!this.connected) finish(new Error(`watch on ${endpoint} not created in time`));
     }, this.client.requestTimeoutMs);
     req.on('socket', (s) => s.setKeepAlive(true, 5000));
-    req.on('error', (err) => finish(new Error(`watch on ${endpoint}: ${describeNetworkError(err)}`)));
+    req.on('error', (err) =>
+      finish(new Error(`watch on ${endpoint}: ${describeNetworkError(err)}`)),
+    );
     req.on('response', (res) => {
       if (res.statusCode !== 200) {
         res.resume();
@@ -570,7 +590,9 @@ export class PrefixWatch {
         }
       });
       res.on('end', () => finish(new Error(`watch stream from ${endpoint} ended`)));
-      res.on('error', (err) => finish(new Error(`watch stream from ${endpoint}: ${describeNetworkError(err)}`)));
+      res.on('error', (err) =>
+        finish(new Error(`watch stream from ${endpoint}: ${describeNetworkError(err)}`)),
+      );
     });
     req.end(
       JSON.stringify({
@@ -583,7 +605,11 @@ export class PrefixWatch {
     );
   }
 
-  private handleLine(endpoint: string, line: string, finish: (err: Error | undefined) => void): void {
+  private handleLine(
+    endpoint: string,
+    line: string,
+    finish: (err: Error | undefined) => void,
+  ): void {
     let msg: WatchMessage;
     try {
       msg = JSON.parse(line) as WatchMessage;
@@ -629,15 +655,16 @@ export class PrefixWatch {
         void this.connect();
       }, this.client.watchSessionMs);
     }
-    const events = (result.events ?? []).map(
-      (e): WatchEvent => ({
-        // PUT is enum value 0, so the gateway leaves "type" out for puts.
-        type: e.type === 'DELETE' || e.type === 1 ? 'delete' : 'put',
-        kv: decodeKv(e.kv ?? {}),
-      }),
-    );
+    const events = (result.events ?? []).map((e): WatchEvent => ({
+      // PUT is enum value 0, so the gateway leaves "type" out for puts.
+      type: e.type === 'DELETE' || e.type === 1 ? 'delete' : 'put',
+      kv: decodeKv(e.kv ?? {}),
+    }));
     if (events.length > 0) {
-      this.nextRevision = Math.max(this.nextRevision, events[events.length - 1]!.kv.modRevision + 1);
+      this.nextRevision = Math.max(
+        this.nextRevision,
+        events[events.length - 1]!.kv.modRevision + 1,
+      );
       this.handlers.onEvents(events);
     }
   }
@@ -710,11 +737,17 @@ export class PrefixSync {
       this.watcher = this.client.watch(this.prefix, res.revision + 1, {
         onEvents: (events) => this.handlers.onEvents(events),
         onCompacted: (rev) => {
-          this.handlers.onHealth?.(false, `watch revision compacted (compact_revision ${rev}); re-listing`);
+          this.handlers.onHealth?.(
+            false,
+            `watch revision compacted (compact_revision ${rev}); re-listing`,
+          );
           void this.list();
         },
         onConnected: (endpoint, from) =>
-          this.handlers.onHealth?.(true, `watching ${this.prefix} on ${endpoint} from revision ${from}`),
+          this.handlers.onHealth?.(
+            true,
+            `watching ${this.prefix} on ${endpoint} from revision ${from}`,
+          ),
         onDisconnected: (err) => this.handlers.onHealth?.(false, err.message),
       });
     } catch (err) {

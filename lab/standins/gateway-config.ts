@@ -34,11 +34,14 @@ function listenList(v: unknown, fallback: number): ListenAddress[] {
   const items = v === undefined ? [fallback] : Array.isArray(v) ? v : [v];
   const out: ListenAddress[] = [];
   for (const item of items) {
-    if (typeof item === 'number' || typeof item === 'string') out.push({ ip: '0.0.0.0', port: Number(item) });
-    else if (isTree(item)) out.push({ ip: str(item.ip, '0.0.0.0'), port: num(item.port, fallback) });
+    if (typeof item === 'number' || typeof item === 'string')
+      out.push({ ip: '0.0.0.0', port: Number(item) });
+    else if (isTree(item))
+      out.push({ ip: str(item.ip, '0.0.0.0'), port: num(item.port, fallback) });
   }
   for (const l of out) {
-    if (!Number.isInteger(l.port) || l.port < 1 || l.port > 65535) throw new Error(`invalid listen port ${l.port}`);
+    if (!Number.isInteger(l.port) || l.port < 1 || l.port > 65535)
+      throw new Error(`invalid listen port ${l.port}`);
   }
   return out;
 }
@@ -54,13 +57,16 @@ export function loadGatewayConfig(file: string): GatewayConfig {
   const exportAddr = tree(prometheus.export_addr);
 
   const hosts = strList(etcd.host);
-  if (hosts.length === 0) throw new Error('failed to read `etcd.host` from the yaml config: no etcd host');
+  if (hosts.length === 0)
+    throw new Error('failed to read `etcd.host` from the yaml config: no etcd host');
   const user = str(etcd.user);
   const trusted = str(ssl.ssl_trusted_certificate);
 
   const sslEnabled = bool(ssl.enable) ?? true;
   let https: ListenAddress[] = [];
-  if (sslEnabled) https = ssl.listen !== undefined ? listenList(ssl.listen, 443) : listenList(ssl.listen_port, 443);
+  if (sslEnabled)
+    https =
+      ssl.listen !== undefined ? listenList(ssl.listen, 443) : listenList(ssl.listen_port, 443);
 
   return {
     etcd: {

@@ -7,8 +7,20 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseRoute, type Route } from './apisix-route';
 import { EtcdHttpClient, type KeyValue } from './etcd-http';
-import { DEFAULT_GATEWAY_CONF, GATEWAY_HOME, loadGatewayConfig, type GatewayConfig } from './gateway-config';
-import { BodyTooLarge, exitGracefully, exitOnSignalWhileStarting, listen, peerAddress, readBody } from './http-helpers';
+import {
+  DEFAULT_GATEWAY_CONF,
+  GATEWAY_HOME,
+  loadGatewayConfig,
+  type GatewayConfig,
+} from './gateway-config';
+import {
+  BodyTooLarge,
+  exitGracefully,
+  exitOnSignalWhileStarting,
+  listen,
+  peerAddress,
+  readBody,
+} from './http-helpers';
 import { LogSink, accessLogTime, nginxTime } from './log-sink';
 import { apisixMetrics } from './metrics';
 import { RouteTable } from './route-table';
@@ -34,7 +46,8 @@ const ETCD_DIRECTORIES = [
 
 const accessLog = new LogSink('stdout', LOG_DIR, 'access.log');
 const errorLog = new LogSink('stdout', LOG_DIR, 'error.log');
-const logAt = (level: string) => (msg: string) => errorLog.write(`${nginxTime()} [${level}] ${process.pid}#${process.pid}: ${msg}`);
+const logAt = (level: string) => (msg: string) =>
+  errorLog.write(`${nginxTime()} [${level}] ${process.pid}#${process.pid}: ${msg}`);
 const logError = logAt('error');
 const logWarn = logAt('warn');
 const logNotice = logAt('notice');
@@ -72,7 +85,9 @@ async function initEtcd(cfg: GatewayConfig): Promise<string[]> {
     if (parts.length === 3 && parts.every(Number.isFinite)) {
       const cmp = parts.findIndex((p, i) => p !== MIN_ETCD_VERSION[i]);
       if (cmp >= 0 && parts[cmp]! < MIN_ETCD_VERSION[cmp]!) {
-        die(`etcd cluster version ${r.cluster} is less than the required version 3.4.0, please upgrade your etcd cluster`);
+        die(
+          `etcd cluster version ${r.cluster} is less than the required version 3.4.0, please upgrade your etcd cluster`,
+        );
       }
     }
     healthy.push(r.host);
@@ -184,13 +199,18 @@ async function main(): Promise<void> {
       watchHealthy = healthy;
     },
   });
-  if (!(await sync.ready(5000))) logError(`could not list ${routesPrefix} yet; serving without routes until etcd answers`);
+  if (!(await sync.ready(5000)))
+    logError(`could not list ${routesPrefix} yet; serving without routes until etcd answers`);
 
   const proxy = new UpstreamProxy(`APISIX/${VERSION}`, logError);
   let activeConnections = 0;
   let acceptedConnections = 0;
 
-  const handleRequest = async (req: http.IncomingMessage, res: http.ServerResponse, listenPort: number) => {
+  const handleRequest = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    listenPort: number,
+  ) => {
     const started = process.hrtime.bigint();
     const clientIp = peerAddress(req.socket);
     metrics.inc('apisix_http_requests_total', {});
@@ -242,7 +262,11 @@ async function main(): Promise<void> {
       node: nodeIp,
     };
     metrics.inc('apisix_http_status', labels);
-    metrics.inc('apisix_bandwidth', { type: 'egress', route: labels.route, service: '', consumer: '', node: nodeIp }, bytes);
+    metrics.inc(
+      'apisix_bandwidth',
+      { type: 'egress', route: labels.route, service: '', consumer: '', node: nodeIp },
+      bytes,
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const q = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : (v ?? '-'));
     // APISIX's default access log format.
@@ -290,7 +314,9 @@ async function main(): Promise<void> {
       .then(
         () => 1,
         (err: AggregateError) => {
-          logError(`prometheus: failed to reach config server while processing metrics endpoint: ${err.errors.map((e: Error) => e.message).join('; ')}`);
+          logError(
+            `prometheus: failed to reach config server while processing metrics endpoint: ${err.errors.map((e: Error) => e.message).join('; ')}`,
+          );
           return 0;
         },
       )
@@ -299,10 +325,21 @@ async function main(): Promise<void> {
         metrics.set('apisix_etcd_modify_indexes', { key: 'routes' }, modifyIndex);
         metrics.set('apisix_etcd_modify_indexes', { key: 'max_modify_index' }, modifyIndex);
         metrics.set('apisix_etcd_modify_indexes', { key: 'x_etcd_index' }, etcdIndex);
-        metrics.set('apisix_nginx_http_current_connections', { state: 'active' }, activeConnections);
-        metrics.set('apisix_nginx_http_current_connections', { state: 'accepted' }, acceptedConnections);
+        metrics.set(
+          'apisix_nginx_http_current_connections',
+          { state: 'active' },
+          activeConnections,
+        );
+        metrics.set(
+          'apisix_nginx_http_current_connections',
+          { state: 'accepted' },
+          acceptedConnections,
+        );
         const text = metrics.render();
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+        });
         res.end(req.method === 'HEAD' ? undefined : text);
       });
   });

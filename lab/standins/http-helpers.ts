@@ -6,7 +6,10 @@ export class BodyTooLarge extends Error {
   override name = 'BodyTooLarge';
 }
 
-export function readBody(req: http.IncomingMessage, limitBytes = 10 * 1024 * 1024): Promise<Buffer> {
+export function readBody(
+  req: http.IncomingMessage,
+  limitBytes = 10 * 1024 * 1024,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -15,7 +15,12 @@ function signature(secret: string, signingInput: string): Buffer {
   return createHmac('sha256', secret).update(signingInput).digest();
 }
 
-export function signToken(secret: string, username: string, ttlSeconds: number, now = Date.now()): string {
+export function signToken(
+  secret: string,
+  username: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): string {
   const iat = Math.floor(now / 1000);
   const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   const payload = base64url(JSON.stringify({ sub: username, iat, exp: iat + ttlSeconds }));
@@ -24,7 +29,11 @@ export function signToken(secret: string, username: string, ttlSeconds: number, 
 }
 
 /** The claims of a valid, unexpired token; undefined for anything else. */
-export function verifyToken(secret: string, token: string, now = Date.now()): TokenClaims | undefined {
+export function verifyToken(
+  secret: string,
+  token: string,
+  now = Date.now(),
+): TokenClaims | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [header, payload, sig] = parts as [string, string, string];
@@ -35,7 +44,9 @@ export function verifyToken(secret: string, token: string, now = Date.now()): To
     const expected = signature(secret, `${header}.${payload}`);
     const given = Buffer.from(sig, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<TokenClaims>;
+    const claims = JSON.parse(
+      Buffer.from(payload, 'base64url').toString('utf8'),
+    ) as Partial<TokenClaims>;
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return undefined;
     if (claims.exp * 1000 <= now) return undefined;
     return { sub: claims.sub, iat: claims.iat ?? 0, exp: claims.exp };

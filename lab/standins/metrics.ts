@@ -3,7 +3,8 @@
 
 type Labels = Record<string, string>;
 
-const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (v: string) =>
+  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 function labelText(labels: Labels): string {
   const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
@@ -58,10 +59,22 @@ export class MetricsRegistry {
 export function apisixMetrics(hostname: string): MetricsRegistry {
   const m = new MetricsRegistry();
   m.define('apisix_http_status', 'counter', 'HTTP status codes per service in APISIX');
-  m.define('apisix_bandwidth', 'counter', 'Total bandwidth in bytes consumed per service in APISIX');
-  m.define('apisix_http_requests_total', 'gauge', 'The total number of client requests since APISIX started');
+  m.define(
+    'apisix_bandwidth',
+    'counter',
+    'Total bandwidth in bytes consumed per service in APISIX',
+  );
+  m.define(
+    'apisix_http_requests_total',
+    'gauge',
+    'The total number of client requests since APISIX started',
+  );
   m.define('apisix_nginx_http_current_connections', 'gauge', 'Number of HTTP connections');
-  m.define('apisix_etcd_reachable', 'gauge', 'Config server etcd reachable from APISIX, 0 is unreachable');
+  m.define(
+    'apisix_etcd_reachable',
+    'gauge',
+    'Config server etcd reachable from APISIX, 0 is unreachable',
+  );
   m.define('apisix_etcd_modify_indexes', 'gauge', 'APISIX etcd modify index for every resource');
   m.define('apisix_node_info', 'gauge', 'Info of APISIX node');
   m.set('apisix_node_info', { hostname }, 1);

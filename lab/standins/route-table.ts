@@ -40,7 +40,8 @@ export interface Match {
 }
 
 function hostMatches(pattern: string, host: string): boolean {
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  if (pattern.startsWith('*.'))
+    return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
   return pattern === host;
 }
 
@@ -80,7 +81,10 @@ export class RouteTable {
    * route's priority, then a route naming the host before a route for any host.
    */
   match(hostHeader: string, path: string, method: string): Match | undefined {
-    const host = hostHeader.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    const host = hostHeader
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1')
+      .toLowerCase();
     let best: { match: Match; rank: [number, number, number] } | undefined;
     for (const entry of this.entries.values()) {
       const r = entry.route;

@@ -51,7 +51,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
 
 export class UpstreamProxy {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 512, rejectUnauthorized: false });
+  private readonly httpsAgent = new https.Agent({
+    keepAlive: true,
+    maxSockets: 512,
+    rejectUnauthorized: false,
+  });
 
   constructor(
     private readonly serverHeader: string,
@@ -72,7 +76,9 @@ export class UpstreamProxy {
   ): Promise<ProxyResult> {
     const upstream = entry.route.upstream;
     if (!upstream || !entry.balancer) {
-      this.logError(`failed to set upstream: missing upstream configuration in Route or Service (route ${entry.route.id})`);
+      this.logError(
+        `failed to set upstream: missing upstream configuration in Route or Service (route ${entry.route.id})`,
+      );
       return this.errorPage(res, 503, undefined, '-', '');
     }
     const tried = new Set<number>();
@@ -108,9 +114,16 @@ export class UpstreamProxy {
           });
           res.on('close', resolve);
         });
-        return { status, node, upstreamStatus: statuses.join(', '), upstreamAddr: tries.join(', '), bytesSent: bytes };
+        return {
+          status,
+          node,
+          upstreamStatus: statuses.join(', '),
+          upstreamAddr: tries.join(', '),
+          bytesSent: bytes,
+        };
       } catch (err) {
-        const failure = err instanceof ConnectFailure ? err : new ConnectFailure(String(err), false, false);
+        const failure =
+          err instanceof ConnectFailure ? err : new ConnectFailure(String(err), false, false);
         timedOut = failure.timedOut;
         statuses.push(timedOut ? '504' : '502');
         this.logError(
@@ -119,7 +132,13 @@ export class UpstreamProxy {
         if (!failure.beforeSend && !IDEMPOTENT.has(req.method ?? '')) break;
       }
     }
-    return this.errorPage(res, timedOut ? 504 : 502, lastNode, statuses.join(', ') || '-', tries.join(', '));
+    return this.errorPage(
+      res,
+      timedOut ? 504 : 502,
+      lastNode,
+      statuses.join(', ') || '-',
+      tries.join(', '),
+    );
   }
 
   private errorPage(
@@ -153,7 +172,8 @@ export class UpstreamProxy {
     }
     const originalHost = req.headers.host ?? '';
     const hostOnly = originalHost.replace(/:\d+$/, '');
-    if (upstream.passHost === 'node') headers.host = node.port === 80 ? node.host : `${node.host}:${node.port}`;
+    if (upstream.passHost === 'node')
+      headers.host = node.port === 80 ? node.host : `${node.host}:${node.port}`;
     else if (upstream.passHost === 'rewrite') headers.host = upstream.upstreamHost;
     const priorForwardedFor = req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = priorForwardedFor
@@ -164,7 +184,8 @@ export class UpstreamProxy {
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-port'] = String(client.listenPort);
     headers['content-length'] = String(body.length);
-    if (body.length === 0 && (req.method === 'GET' || req.method === 'HEAD')) delete headers['content-length'];
+    if (body.length === 0 && (req.method === 'GET' || req.method === 'HEAD'))
+      delete headers['content-length'];
 
     const secure = upstream.scheme === 'https';
     const options: https.RequestOptions = {
@@ -181,7 +202,9 @@ export class UpstreamProxy {
       let answered = false;
       // Connect timeout first, then the read timeout once connected.
       const connectTimer = setTimeout(() => {
-        outgoing.destroy(new ConnectFailure('upstream timed out (110: Connection timed out)', true, true));
+        outgoing.destroy(
+          new ConnectFailure('upstream timed out (110: Connection timed out)', true, true),
+        );
       }, upstream.timeout.connect * 1000);
       outgoing.on('socket', (socket) => {
         const connected = () => clearTimeout(connectTimer);
@@ -189,7 +212,9 @@ export class UpstreamProxy {
         else connected();
       });
       outgoing.setTimeout(upstream.timeout.read * 1000, () => {
-        outgoing.destroy(new ConnectFailure('upstream timed out (110: Connection timed out)', true, false));
+        outgoing.destroy(
+          new ConnectFailure('upstream timed out (110: Connection timed out)', true, false),
+        );
       });
       outgoing.on('response', (r) => {
         answered = true;
@@ -204,7 +229,8 @@ export class UpstreamProxy {
           reject(new ConnectFailure('connect() failed (111: Connection refused)', false, true));
         } else if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') {
           reject(new ConnectFailure(`connect() failed (113: No route to host)`, false, true));
-        } else reject(new ConnectFailure(`upstream error (${err.code ?? err.message})`, false, false));
+        } else
+          reject(new ConnectFailure(`upstream error (${err.code ?? err.message})`, false, false));
       });
       outgoing.end(body);
     });

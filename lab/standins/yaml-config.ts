@@ -50,6 +50,9 @@ export function bool(v: unknown): boolean | undefined {
 /** A list of strings; a single string counts as a one-element list. */
 export function strList(v: unknown): string[] {
   if (typeof v === 'string') return [v];
-  if (Array.isArray(v)) return v.filter((x): x is string | number => typeof x === 'string' || typeof x === 'number').map(String);
+  if (Array.isArray(v))
+    return v
+      .filter((x): x is string | number => typeof x === 'string' || typeof x === 'number')
+      .map(String);
   return [];
 }

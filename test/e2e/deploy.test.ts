@@ -1,6 +1,7 @@
 // deployHA end to end: real Temporal dev server, the project's worker process, the lab's
 // real sshd/Docker/etcd hosts. Asserted with etcdctl, docker (over SSH), curl and the
 // temporal CLI.
+import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // The embedded Temporal dev server starts from the CLI that setup built, registers our
 // search attributes, runs a workflow with a real worker, and keeps history across restarts.
+import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';

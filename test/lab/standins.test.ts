@@ -92,17 +92,27 @@ function run(
   timeoutMs = 10_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { env: { ...process.env, ...env }, timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `check` returns a truthy value; fail with `what` after `timeoutMs`. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 150): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 150,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -130,7 +140,18 @@ async function curl(
   url: string,
   opts: { headers?: Record<string, string>; body?: unknown; maxTime?: number } = {},
 ): Promise<HttpAnswer> {
-  const args = ['-s', '-S', '-X', method, '--max-time', String(opts.maxTime ?? 5), '-D', '-', '-w', '\n%{http_code}'];
+  const args = [
+    '-s',
+    '-S',
+    '-X',
+    method,
+    '--max-time',
+    String(opts.maxTime ?? 5),
+    '-D',
+    '-',
+    '-w',
+    '\n%{http_code}',
+  ];
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
   if (opts.body !== undefined) {
     args.push('-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(opts.body));
@@ -152,9 +173,13 @@ async function curl(
 }
 
 function etcdctl(args: string[], endpoints = ETCD_ENDPOINTS) {
-  return run('etcdctl', ['--endpoints', endpoints, '--dial-timeout', '2s', '--command-timeout', '4s', ...args], {
-    ETCDCTL_API: '3',
-  });
+  return run(
+    'etcdctl',
+    ['--endpoints', endpoints, '--dial-timeout', '2s', '--command-timeout', '4s', ...args],
+    {
+      ETCDCTL_API: '3',
+    },
+  );
 }
 
 // ------------------------------------------------------------------ the lab
@@ -167,18 +192,29 @@ function startEtcdMember(m: (typeof ETCD)[number]): void {
   const proc = startProcess(
     '/usr/bin/etcd',
     [
-      '--name', m.name,
-      '--data-dir', path.join(tmp, `etcd-${m.name}`),
-      '--listen-client-urls', `http://${HOST}:${m.client}`,
-      '--advertise-client-urls', `http://${HOST}:${m.client}`,
-      '--listen-peer-urls', `http://${HOST}:${m.peer}`,
-      '--initial-advertise-peer-urls', `http://${HOST}:${m.peer}`,
-      '--initial-cluster', cluster,
-      '--initial-cluster-token', 'standins-test',
-      '--initial-cluster-state', 'new',
+      '--name',
+      m.name,
+      '--data-dir',
+      path.join(tmp, `etcd-${m.name}`),
+      '--listen-client-urls',
+      `http://${HOST}:${m.client}`,
+      '--advertise-client-urls',
+      `http://${HOST}:${m.client}`,
+      '--listen-peer-urls',
+      `http://${HOST}:${m.peer}`,
+      '--initial-advertise-peer-urls',
+      `http://${HOST}:${m.peer}`,
+      '--initial-cluster',
+      cluster,
+      '--initial-cluster-token',
+      'standins-test',
+      '--initial-cluster-state',
+      'new',
       // Loopback is fast: short raft timers make elections after a stop take well under 1 s.
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
     ],
     { logFile: path.join(tmp, `etcd-${m.name}.log`) },
   );
@@ -193,7 +229,12 @@ async function stopEtcdMember(m: (typeof ETCD)[number]): Promise<void> {
 
 async function waitEtcdHealthy(members = ETCD): Promise<void> {
   const endpoints = members.map((m) => `${HOST}:${m.client}`).join(',');
-  await waitFor('etcd members healthy', async () => (await etcdctl(['endpoint', 'health'], endpoints)).code === 0, 20_000, 200);
+  await waitFor(
+    'etcd members healthy',
+    async () => (await etcdctl(['endpoint', 'health'], endpoints)).code === 0,
+    20_000,
+    200,
+  );
 }
 
 function writeConfig(name: string, text: string): string {
@@ -231,7 +272,11 @@ function dashboardConfig(port: number, endpoints: string[]): string {
   ].join('\n');
 }
 
-function gatewayConfig(ports: { http: number; https: number; metrics: number }, hosts: string[], prefix: string): string {
+function gatewayConfig(
+  ports: { http: number; https: number; metrics: number },
+  hosts: string[],
+  prefix: string,
+): string {
   return [
     'apisix:',
     `  node_listen: ${ports.http}`,
@@ -294,8 +339,15 @@ const dashB = (p: string) => `http://${HOST}:${PORTS.dashboardB}${p}`;
 const gw = (p: string) => `http://${HOST}:${PORTS.gatewayHttp}${p}`;
 const auth = () => ({ Authorization: lab.token });
 
-async function putRoute(url: (p: string) => string, id: string, route: object): Promise<HttpAnswer> {
-  return curl('PUT', url(`/apisix/admin/routes/${id}?cluster_id=${lab.clusterId}`), { headers: auth(), body: route });
+async function putRoute(
+  url: (p: string) => string,
+  id: string,
+  route: object,
+): Promise<HttpAnswer> {
+  return curl('PUT', url(`/apisix/admin/routes/${id}?cluster_id=${lab.clusterId}`), {
+    headers: auth(),
+    body: route,
+  });
 }
 
 const ECHO_NODES = { [`${HOST}:${PORTS.echoA}`]: 1, [`${HOST}:${PORTS.echoB}`]: 1 };
@@ -304,17 +356,28 @@ const ECHO_NODES = { [`${HOST}:${PORTS.echoA}`]: 1, [`${HOST}:${PORTS.echoB}`]: 
 
 before(async () => {
   for (const f of ['dashboard.js', 'gateway.js', 'echo.js']) {
-    assert.ok(existsSync(path.join(BUNDLES, f)), `missing ${f}: run node lab/build-standins.js first`);
+    assert.ok(
+      existsSync(path.join(BUNDLES, f)),
+      `missing ${f}: run node lab/build-standins.js first`,
+    );
   }
   const ports = [...Object.values(PORTS), ...ETCD.flatMap((m) => [m.client, m.peer])];
   for (const p of ports) assert.ok(await portIsFree(p), `port ${p} on ${HOST} is in use`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'standins-test-'));
 
   // The dashboard that must give up (~5 s) runs while etcd and the echo services start.
-  lab.noEtcdDashboard = startDashboard(writeConfig('dash-no-etcd.yaml', dashboardConfig(PORTS.dashboardNoEtcd, DEAD_ETCD)));
+  lab.noEtcdDashboard = startDashboard(
+    writeConfig('dash-no-etcd.yaml', dashboardConfig(PORTS.dashboardNoEtcd, DEAD_ETCD)),
+  );
   for (const m of ETCD) startEtcdMember(m);
   lab.echos = [
-    startProcess(process.execPath, [path.join(BUNDLES, 'echo.js'), '--listen', `${HOST}:${PORTS.echoA}`, '--name', 'echo-a']),
+    startProcess(process.execPath, [
+      path.join(BUNDLES, 'echo.js'),
+      '--listen',
+      `${HOST}:${PORTS.echoA}`,
+      '--name',
+      'echo-a',
+    ]),
     startProcess(process.execPath, [path.join(BUNDLES, 'echo.js'), '--name', 'echo-b'], {
       env: { ECHO_LISTEN: `${HOST}:${PORTS.echoB}` },
     }),
@@ -323,10 +386,16 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([...children].map((c) => c.exitCode === null && c.signalCode === null ? new Promise<void>((resolve) => {
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  }) : undefined));
+  await Promise.all(
+    [...children].map((c) =>
+      c.exitCode === null && c.signalCode === null
+        ? new Promise<void>((resolve) => {
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          })
+        : undefined,
+    ),
+  );
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -348,11 +417,16 @@ test('pure parts: routing precedence, weighted round-robin, tokens, allow list, 
     route('any-host', { uri: '/get', upstream: { nodes: { 'a:80': 1 } } }),
     route('exact', { uri: '/get', host: 'test.com', upstream: { nodes: { 'a:80': 1 } } }),
     route('prefix', { uri: '/*', host: 'test.com', upstream: { nodes: { 'a:80': 1 } } }),
-    route('longer', { uris: ['/api/v1/*'], hosts: ['*.example.com'], upstream: { nodes: { 'a:80': 1 } } }),
+    route('longer', {
+      uris: ['/api/v1/*'],
+      hosts: ['*.example.com'],
+      upstream: { nodes: { 'a:80': 1 } },
+    }),
     route('off', { uri: '/off', status: 0, upstream: { nodes: { 'a:80': 1 } } }),
     route('post-only', { uri: '/form', methods: ['POST'], upstream: { nodes: { 'a:80': 1 } } }),
   ]);
-  const id = (host: string, p: string, method = 'GET') => table.match(host, p, method)?.entry.route.id;
+  const id = (host: string, p: string, method = 'GET') =>
+    table.match(host, p, method)?.entry.route.id;
   assert.equal(id('test.com:8080', '/get'), 'exact');
   assert.equal(id('other.com', '/get'), 'any-host');
   assert.equal(id('TEST.com', '/x/y'), 'prefix');
@@ -377,7 +451,9 @@ test('pure parts: routing precedence, weighted round-robin, tokens, allow list, 
   assert.equal(verifyToken('other', token, 1_000_000), undefined);
   assert.equal(verifyToken('k', token, 1_000_000 + 61_000), undefined, 'expired');
   const [h, , sig] = token.split('.');
-  const forged = Buffer.from(JSON.stringify({ sub: 'root', iat: 1000, exp: 99999999999 })).toString('base64url');
+  const forged = Buffer.from(JSON.stringify({ sub: 'root', iat: 1000, exp: 99999999999 })).toString(
+    'base64url',
+  );
   assert.equal(verifyToken('k', `${h}.${forged}.${sig}`, 1_000_000), undefined);
 
   assert.ok(ipAllowed('10.1.2.3', []));
@@ -399,9 +475,21 @@ test('dashboard exits non-zero, naming the endpoints, when etcd is unreachable a
   assert.doesNotMatch(p.output(), /running successfully/);
 });
 
-test('dashboards print the guide\'s start-up block and answer /ping', async () => {
-  const conf = writeConfig('dash-a.yaml', dashboardConfig(PORTS.dashboardA, ETCD.map((m) => `${HOST}:${m.client}`)));
-  const confB = writeConfig('dash-b.yaml', dashboardConfig(PORTS.dashboardB, ETCD.map((m) => `${HOST}:${m.client}`)));
+test("dashboards print the guide's start-up block and answer /ping", async () => {
+  const conf = writeConfig(
+    'dash-a.yaml',
+    dashboardConfig(
+      PORTS.dashboardA,
+      ETCD.map((m) => `${HOST}:${m.client}`),
+    ),
+  );
+  const confB = writeConfig(
+    'dash-b.yaml',
+    dashboardConfig(
+      PORTS.dashboardB,
+      ETCD.map((m) => `${HOST}:${m.client}`),
+    ),
+  );
   lab.dashA = startDashboard(conf);
   lab.dashB = startDashboard(confB);
   for (const d of [lab.dashA, lab.dashB]) {
@@ -421,24 +509,35 @@ test('dashboards print the guide\'s start-up block and answer /ping', async () =
 });
 
 test('login: wrong password is 401, a token from dashboard A is accepted by dashboard B', async () => {
-  const wrong = await curl('POST', dashA('/apisix/admin/user/login'), { body: { username: 'admin', password: 'nope' } });
+  const wrong = await curl('POST', dashA('/apisix/admin/user/login'), {
+    body: { username: 'admin', password: 'nope' },
+  });
   assert.equal(wrong.status, 401);
   assert.notEqual(wrong.json().code, 0);
 
-  const login = await curl('POST', dashA('/apisix/admin/user/login'), { body: { username: 'admin', password: 'admin-pass' } });
+  const login = await curl('POST', dashA('/apisix/admin/user/login'), {
+    body: { username: 'admin', password: 'admin-pass' },
+  });
   assert.equal(login.status, 200, login.text);
   assert.equal(login.json().code, 0);
   lab.token = login.json().data.token;
   assert.ok(lab.token);
 
   assert.equal((await curl('GET', dashB('/apisix/admin/clusters'))).status, 401, 'no token');
-  assert.equal((await curl('GET', dashB('/apisix/admin/clusters'), { headers: { Authorization: 'x.y.z' } })).status, 401);
+  assert.equal(
+    (await curl('GET', dashB('/apisix/admin/clusters'), { headers: { Authorization: 'x.y.z' } }))
+      .status,
+    401,
+  );
   const viaB = await curl('GET', dashB('/apisix/admin/clusters'), { headers: auth() });
   assert.equal(viaB.status, 200, viaB.text);
 });
 
 test('cluster create and list; the cluster is stored in etcd under /api7/clusters/', async () => {
-  const created = await curl('POST', dashA('/apisix/admin/clusters'), { headers: auth(), body: { name: 'lab' } });
+  const created = await curl('POST', dashA('/apisix/admin/clusters'), {
+    headers: auth(),
+    body: { name: 'lab' },
+  });
   assert.equal(created.status, 200, created.text);
   lab.clusterId = created.json().data.id;
   assert.match(lab.clusterId, /^\d{18}$/);
@@ -448,7 +547,9 @@ test('cluster create and list; the cluster is stored in etcd under /api7/cluster
   assert.equal(list.json().data.total, rows.length);
   assert.ok(rows.some((r) => r.id === lab.clusterId && r.name === 'lab'));
 
-  const one = await curl('GET', dashB(`/apisix/admin/clusters/${lab.clusterId}`), { headers: auth() });
+  const one = await curl('GET', dashB(`/apisix/admin/clusters/${lab.clusterId}`), {
+    headers: auth(),
+  });
   assert.equal(one.json().data.name, 'lab');
 
   const stored = await etcdctl(['get', `/api7/clusters/${lab.clusterId}`, '--print-value-only']);
@@ -456,9 +557,16 @@ test('cluster create and list; the cluster is stored in etcd under /api7/cluster
 });
 
 test('route PUT lands in etcd at /api7/<cluster_id>/routes/<id>', async () => {
-  const noCluster = await curl('PUT', dashA('/apisix/admin/routes/1'), { headers: auth(), body: { uri: '/get' } });
+  const noCluster = await curl('PUT', dashA('/apisix/admin/routes/1'), {
+    headers: auth(),
+    body: { uri: '/get' },
+  });
   assert.equal(noCluster.status, 400);
-  const unknownCluster = await curl('GET', dashA('/apisix/admin/routes?cluster_id=123456789012345678'), { headers: auth() });
+  const unknownCluster = await curl(
+    'GET',
+    dashA('/apisix/admin/routes?cluster_id=123456789012345678'),
+    { headers: auth() },
+  );
   assert.equal(unknownCluster.status, 400);
 
   const put = await putRoute(dashA, '1', {
@@ -476,7 +584,9 @@ test('route PUT lands in etcd at /api7/<cluster_id>/routes/<id>', async () => {
   assert.equal(route.host, 'test.com');
   assert.deepEqual(route.upstream, { type: 'roundrobin', nodes: ECHO_NODES });
 
-  const viaB = await curl('GET', dashB(`/apisix/admin/routes/1?cluster_id=${lab.clusterId}`), { headers: auth() });
+  const viaB = await curl('GET', dashB(`/apisix/admin/routes/1?cluster_id=${lab.clusterId}`), {
+    headers: auth(),
+  });
   assert.equal(viaB.json().data.uri, '/get');
 });
 
@@ -485,13 +595,21 @@ test('route PUT lands in etcd at /api7/<cluster_id>/routes/<id>', async () => {
 test('gateway refuses to start when fewer than half of the etcd hosts answer', async () => {
   const conf = writeConfig(
     'gw-refused.yaml',
-    gatewayConfig({ http: PORTS.refusedHttp, https: PORTS.refusedHttp + 1, metrics: PORTS.refusedHttp + 2 }, [`${HOST}:${ETCD[0]!.client}`, ...DEAD_ETCD], `/api7/${lab.clusterId}`),
+    gatewayConfig(
+      { http: PORTS.refusedHttp, https: PORTS.refusedHttp + 1, metrics: PORTS.refusedHttp + 2 },
+      [`${HOST}:${ETCD[0]!.client}`, ...DEAD_ETCD],
+      `/api7/${lab.clusterId}`,
+    ),
   );
   const p = startGateway(conf);
-  const { code } = await waitFor('the refused gateway to exit', async () => {
-    if (p.child.exitCode !== null) return p.exited;
-    return undefined;
-  }, 15_000);
+  const { code } = await waitFor(
+    'the refused gateway to exit',
+    async () => {
+      if (p.child.exitCode !== null) return p.exited;
+      return undefined;
+    },
+    15_000,
+  );
   assert.equal(code, 1);
   assert.match(p.output(), /at least 50% and above healthy nodes/);
   assert.ok(await portIsFree(PORTS.refusedHttp), 'it must not have listened');
@@ -499,10 +617,32 @@ test('gateway refuses to start when fewer than half of the etcd hosts answer', a
 
 test('gateway proxies GET /get with Host: test.com, round-robin over two echo nodes', async () => {
   // Host entries in both spellings the docs allow: ip:port and http://ip:port.
-  const hosts = [`${HOST}:${ETCD[0]!.client}`, `http://${HOST}:${ETCD[1]!.client}`, `${HOST}:${ETCD[2]!.client}`];
-  lab.gateway = startGateway(writeConfig('gw.yaml', gatewayConfig({ http: PORTS.gatewayHttp, https: PORTS.gatewayHttps, metrics: PORTS.gatewayMetrics }, hosts, `/api7/${lab.clusterId}`)));
+  const hosts = [
+    `${HOST}:${ETCD[0]!.client}`,
+    `http://${HOST}:${ETCD[1]!.client}`,
+    `${HOST}:${ETCD[2]!.client}`,
+  ];
+  lab.gateway = startGateway(
+    writeConfig(
+      'gw.yaml',
+      gatewayConfig(
+        { http: PORTS.gatewayHttp, https: PORTS.gatewayHttps, metrics: PORTS.gatewayMetrics },
+        hosts,
+        `/api7/${lab.clusterId}`,
+      ),
+    ),
+  );
   // A second gateway that knows only member 1: it must re-list after a compaction (below).
-  lab.single = startGateway(writeConfig('gw-single.yaml', gatewayConfig({ http: PORTS.singleHttp, https: PORTS.singleHttps, metrics: PORTS.singleMetrics }, [`${HOST}:${ETCD[0]!.client}`], `/api7/${lab.clusterId}`)));
+  lab.single = startGateway(
+    writeConfig(
+      'gw-single.yaml',
+      gatewayConfig(
+        { http: PORTS.singleHttp, https: PORTS.singleHttps, metrics: PORTS.singleMetrics },
+        [`${HOST}:${ETCD[0]!.client}`],
+        `/api7/${lab.clusterId}`,
+      ),
+    ),
+  );
 
   const first = await waitFor('the gateway to proxy /get', async () => {
     const r = await curl('GET', gw('/get'), { headers: { Host: 'test.com' } });
@@ -529,43 +669,81 @@ test('gateway proxies GET /get with Host: test.com, round-robin over two echo no
   assert.deepEqual(other.json(), { error_msg: '404 Route Not Found' });
 
   // Port 443 is bound, but there is no TLS to be had.
-  const tls = await run('curl', ['-s', '-k', '--max-time', '3', `https://${HOST}:${PORTS.gatewayHttps}/`]);
+  const tls = await run('curl', [
+    '-s',
+    '-k',
+    '--max-time',
+    '3',
+    `https://${HOST}:${PORTS.gatewayHttps}/`,
+  ]);
   assert.notEqual(tls.code, 0);
 
   const metrics = await metricsOf(PORTS.gatewayMetrics);
   assert.equal(etcdReachable(metrics), '1');
-  assert.match(metrics, /^apisix_http_status\{code="200",route="1",matched_uri="\/get",matched_host="test\.com",service="",consumer="",node="127\.0\.0\.1"\} 5$/m);
+  assert.match(
+    metrics,
+    /^apisix_http_status\{code="200",route="1",matched_uri="\/get",matched_host="test\.com",service="",consumer="",node="127\.0\.0\.1"\} 5$/m,
+  );
   assert.match(metrics, /^apisix_node_info\{hostname="[^"]+"\} 1$/m);
   assert.match(metrics, /^apisix_etcd_modify_indexes\{key="routes"\} [1-9]\d*$/m);
 
   // The gateway wrote APISIX's directory markers, and the dashboard does not list them as routes.
   const marker = await etcdctl(['get', `/api7/${lab.clusterId}/routes/`, '--print-value-only']);
   assert.equal(marker.stdout.trim(), 'init_dir');
-  const list = await curl('GET', dashA(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), { headers: auth() });
-  assert.deepEqual(list.json().data.rows.map((r: { id: string }) => r.id), ['1']);
+  const list = await curl('GET', dashA(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), {
+    headers: auth(),
+  });
+  assert.deepEqual(
+    list.json().data.rows.map((r: { id: string }) => r.id),
+    ['1'],
+  );
 });
 
 test('gateway picks up a route written later, and its deletion (watch)', async () => {
   const created = await curl('POST', dashA(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), {
     headers: auth(),
-    body: { uris: ['/anything/*'], hosts: ['api.example.com'], upstream: { nodes: [{ host: HOST, port: PORTS.echoB, weight: 1 }] } },
+    body: {
+      uris: ['/anything/*'],
+      hosts: ['api.example.com'],
+      upstream: { nodes: [{ host: HOST, port: PORTS.echoB, weight: 1 }] },
+    },
   });
   assert.equal(created.status, 200, created.text);
   const id: string = created.json().data.id;
   assert.match(id, /^\d{18}$/);
 
-  const r = await waitFor('the new route to be served', async () => {
-    const a = await curl('POST', gw('/anything/deep/path?x=1'), { headers: { Host: 'api.example.com' }, body: { hello: 'world' } });
-    return a.status === 200 ? a : undefined;
-  }, 5000, 100);
+  const r = await waitFor(
+    'the new route to be served',
+    async () => {
+      const a = await curl('POST', gw('/anything/deep/path?x=1'), {
+        headers: { Host: 'api.example.com' },
+        body: { hello: 'world' },
+      });
+      return a.status === 200 ? a : undefined;
+    },
+    5000,
+    100,
+  );
   assert.deepEqual(r.json().json, { hello: 'world' });
   assert.equal(r.json().method, 'POST');
 
-  const del = await curl('DELETE', dashB(`/apisix/admin/routes/${id}?cluster_id=${lab.clusterId}`), { headers: auth() });
+  const del = await curl(
+    'DELETE',
+    dashB(`/apisix/admin/routes/${id}?cluster_id=${lab.clusterId}`),
+    { headers: auth() },
+  );
   assert.equal(del.status, 200, del.text);
-  await waitFor('the deleted route to stop matching', async () => {
-    return (await curl('GET', gw('/anything/x'), { headers: { Host: 'api.example.com' } })).status === 404;
-  }, 5000, 100);
+  await waitFor(
+    'the deleted route to stop matching',
+    async () => {
+      return (
+        (await curl('GET', gw('/anything/x'), { headers: { Host: 'api.example.com' } })).status ===
+        404
+      );
+    },
+    5000,
+    100,
+  );
 });
 
 // ------------------------------------------------------------------ etcd failures
@@ -575,37 +753,82 @@ test('one of three etcd members stopped: dashboards still read and write; a comp
   const survivors = ETCD.slice(1);
 
   // Writes may need a new leader first; with short raft timers that takes well under a second.
-  const written = await waitFor('a route write with one member down', async () => {
-    const r = await putRoute(dashB, '2', { uri: '/status/*', upstream: { nodes: { [`${HOST}:${PORTS.echoA}`]: 1 } } });
-    return r.status === 200 ? r : undefined;
-  }, 8000, 200);
+  const written = await waitFor(
+    'a route write with one member down',
+    async () => {
+      const r = await putRoute(dashB, '2', {
+        uri: '/status/*',
+        upstream: { nodes: { [`${HOST}:${PORTS.echoA}`]: 1 } },
+      });
+      return r.status === 200 ? r : undefined;
+    },
+    8000,
+    200,
+  );
   assert.equal(written.json().data.id, '2');
   for (const d of [dashA, dashB]) {
-    const list = await curl('GET', d(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), { headers: auth() });
+    const list = await curl('GET', d(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), {
+      headers: auth(),
+    });
     assert.equal(list.status, 200, list.text);
-    assert.deepEqual(list.json().data.rows.map((x: { id: string }) => x.id).sort(), ['1', '2']);
+    assert.deepEqual(
+      list
+        .json()
+        .data.rows.map((x: { id: string }) => x.id)
+        .sort(),
+      ['1', '2'],
+    );
   }
-  const stored = await etcdctl(['get', `/api7/${lab.clusterId}/routes/2`, '--print-value-only'], survivors.map((m) => `${HOST}:${m.client}`).join(','));
+  const stored = await etcdctl(
+    ['get', `/api7/${lab.clusterId}/routes/2`, '--print-value-only'],
+    survivors.map((m) => `${HOST}:${m.client}`).join(','),
+  );
   assert.equal(JSON.parse(stored.stdout).uri, '/status/*');
 
   // The main gateway moved its watch to another member and sees the new route.
-  await waitFor('the main gateway to serve route 2', async () => (await curl('GET', gw('/status/418'))).status === 418, 8000);
+  await waitFor(
+    'the main gateway to serve route 2',
+    async () => (await curl('GET', gw('/status/418'))).status === 418,
+    8000,
+  );
 
   // The single-host gateway lost its only member: it serves its cache, reports etcd unreachable.
   const single = (p: string) => `http://${HOST}:${PORTS.singleHttp}${p}`;
   assert.equal((await curl('GET', single('/get'), { headers: { Host: 'test.com' } })).status, 200);
   assert.equal((await curl('GET', single('/status/418'))).status, 404);
-  await waitFor('single gateway: apisix_etcd_reachable 0', async () => etcdReachable(await metricsOf(PORTS.singleMetrics)) === '0', 5000);
+  await waitFor(
+    'single gateway: apisix_etcd_reachable 0',
+    async () => etcdReachable(await metricsOf(PORTS.singleMetrics)) === '0',
+    5000,
+  );
 
   // Compact past everything it has seen, then bring its member back: it must re-list. (A second
   // write first: compacting at revision R keeps R itself, which may be where its watch resumes.)
-  assert.equal((await putRoute(dashB, '2', { uri: '/status/*', upstream: { nodes: { [`${HOST}:${PORTS.echoA}`]: 1 } } })).status, 200);
-  const status = await etcdctl(['endpoint', 'status', '-w', 'json'], `${HOST}:${survivors[0]!.client}`);
+  assert.equal(
+    (
+      await putRoute(dashB, '2', {
+        uri: '/status/*',
+        upstream: { nodes: { [`${HOST}:${PORTS.echoA}`]: 1 } },
+      })
+    ).status,
+    200,
+  );
+  const status = await etcdctl(
+    ['endpoint', 'status', '-w', 'json'],
+    `${HOST}:${survivors[0]!.client}`,
+  );
   const revision = JSON.parse(status.stdout)[0].Status.header.revision as number;
-  assert.equal((await etcdctl(['compact', String(revision)], `${HOST}:${survivors[0]!.client}`)).code, 0);
+  assert.equal(
+    (await etcdctl(['compact', String(revision)], `${HOST}:${survivors[0]!.client}`)).code,
+    0,
+  );
   startEtcdMember(ETCD[0]!);
   await waitEtcdHealthy();
-  await waitFor('single gateway to re-list and serve route 2', async () => (await curl('GET', single('/status/418'))).status === 418, 10_000);
+  await waitFor(
+    'single gateway to re-list and serve route 2',
+    async () => (await curl('GET', single('/status/418'))).status === 418,
+    10_000,
+  );
   assert.match(lab.single!.output(), /compacted/);
   assert.equal(etcdReachable(await metricsOf(PORTS.singleMetrics)), '1');
 });
@@ -613,7 +836,11 @@ test('one of three etcd members stopped: dashboards still read and write; a comp
 test('all etcd members stopped: the gateway serves cached routes, metrics say unreachable, then recover', async () => {
   await Promise.all(ETCD.map((m) => stopEtcdMember(m)));
 
-  await waitFor('apisix_etcd_reachable 0', async () => etcdReachable(await metricsOf(PORTS.gatewayMetrics)) === '0', 5000);
+  await waitFor(
+    'apisix_etcd_reachable 0',
+    async () => etcdReachable(await metricsOf(PORTS.gatewayMetrics)) === '0',
+    5000,
+  );
   for (let i = 0; i < 3; i++) {
     const r = await curl('GET', gw('/get'), { headers: { Host: 'test.com' } });
     assert.equal(r.status, 200, 'cached route still served');
@@ -621,7 +848,10 @@ test('all etcd members stopped: the gateway serves cached routes, metrics say un
   assert.equal((await curl('GET', gw('/status/418'))).status, 418);
 
   // The dashboard stays up and says so with a 5xx; /ping is liveness only.
-  const read = await curl('GET', dashA(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), { headers: auth(), maxTime: 15 });
+  const read = await curl('GET', dashA(`/apisix/admin/routes?cluster_id=${lab.clusterId}`), {
+    headers: auth(),
+    maxTime: 15,
+  });
   assert.ok(read.status >= 500 && read.status < 600, `status ${read.status}`);
   assert.match(read.json().message, /etcd/);
   assert.equal((await curl('GET', dashA('/ping'))).text, 'pong');
@@ -629,17 +859,33 @@ test('all etcd members stopped: the gateway serves cached routes, metrics say un
 
   for (const m of ETCD) startEtcdMember(m);
   await waitEtcdHealthy();
-  await waitFor('apisix_etcd_reachable 1', async () => etcdReachable(await metricsOf(PORTS.gatewayMetrics)) === '1', 5000);
+  await waitFor(
+    'apisix_etcd_reachable 1',
+    async () => etcdReachable(await metricsOf(PORTS.gatewayMetrics)) === '1',
+    5000,
+  );
 
   // The watch resumes: a route written now is served.
-  const put = await waitFor('a write after recovery', async () => {
-    const r = await putRoute(dashA, '3', { uri: '/delay/*', host: 'test.com', upstream: { nodes: ECHO_NODES } });
-    return r.status === 200 ? r : undefined;
-  }, 5000);
+  const put = await waitFor(
+    'a write after recovery',
+    async () => {
+      const r = await putRoute(dashA, '3', {
+        uri: '/delay/*',
+        host: 'test.com',
+        upstream: { nodes: ECHO_NODES },
+      });
+      return r.status === 200 ? r : undefined;
+    },
+    5000,
+  );
   assert.equal(put.json().data.id, '3');
-  await waitFor('route 3 to be served after recovery', async () => {
-    return (await curl('GET', gw('/delay/0'), { headers: { Host: 'test.com' } })).status === 200;
-  }, 10_000);
+  await waitFor(
+    'route 3 to be served after recovery',
+    async () => {
+      return (await curl('GET', gw('/delay/0'), { headers: { Host: 'test.com' } })).status === 200;
+    },
+    10_000,
+  );
 });
 
 // ------------------------------------------------------------------ shutdown

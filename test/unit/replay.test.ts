@@ -1,5 +1,6 @@
 // Recorded deployHA histories (test/fixtures/histories, from real runs on the lab) replay
 // against the current workflow code: a change that breaks running workflows fails here.
+import '../support/quiet';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -57,7 +57,7 @@ async function shipOne(ssh: SshSession, sftp: SFTPWrapper, input: DeployInput, a
   const partial = `${remote}.part`;
   let offset = await remoteSize(sftp, partial);
   if (offset > total) offset = 0; // a different file was there: start over
-  const bytes = await appendFrom(sftp, local, partial, offset, total, path.basename(remote));
+  const bytes = await ssh.watch(appendFrom(sftp, local, partial, offset, total, path.basename(remote)));
   const got = await remoteSha256(ssh, partial);
   if (got !== a.sha256) {
     await ssh.execRaw(['rm', '-f', partial]);

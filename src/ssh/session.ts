@@ -53,10 +53,41 @@ export interface ExecResult {
 }
 
 export class SshSession {
+  /** Operations waiting on the connection; all fail at once if it drops. */
+  private readonly pending = new Set<(e: Error) => void>();
+  private lost?: Error;
+
   private constructor(
     readonly target: SshTarget,
     private readonly client: Client,
-  ) {}
+  ) {
+    const fail = (why: string) => {
+      this.lost ??= new Error(`${target.name} (${target.address}): SSH connection lost: ${why}`);
+      for (const reject of this.pending) reject(this.lost);
+      this.pending.clear();
+    };
+    client.on('error', (e) => fail(e.message));
+    client.on('close', () => fail('closed by the host'));
+  }
+
+  /** Run fn's promise, but reject it if the connection drops first (ssh2 may never call back). */
+  private guarded<T>(start: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    if (this.lost) return Promise.reject(this.lost);
+    return new Promise<T>((resolve, reject) => {
+      const onLost = (e: Error) => reject(e);
+      this.pending.add(onLost);
+      start(
+        (v) => {
+          this.pending.delete(onLost);
+          resolve(v);
+        },
+        (e) => {
+          this.pending.delete(onLost);
+          reject(e);
+        },
+      );
+    });
+  }
 
   static connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
     let known: string[] = [];
@@ -100,7 +131,7 @@ export class SshSession {
   /** Run argv; resolves with the exit code (no throw on non-zero). */
   execRaw(argv: readonly string[], opts: { stdin?: Buffer | string; privileged?: boolean } = {}): Promise<ExecResult> {
     const line = this.commandLine(argv, opts);
-    return new Promise((resolve, reject) => {
+    return this.guarded<ExecResult>((resolve, reject) => {
       this.client.exec(line, (err, stream: ClientChannel) => {
         if (err) return reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`));
         const out: Buffer[] = [];
@@ -128,7 +159,12 @@ export class SshSession {
   }
 
   sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+    return this.guarded<SFTPWrapper>((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+  }
+
+  /** Make `p` (e.g. an SFTP transfer) fail as soon as the connection drops. */
+  watch<T>(p: Promise<T>): Promise<T> {
+    return this.guarded<T>((resolve, reject) => void p.then(resolve, reject));
   }
 
   close(): void {

@@ -31,8 +31,13 @@ export function classify(e: unknown): unknown {
   return e;
 }
 
+/** Resolve a secret reference; a missing secret is not something a retry can fix. */
 export function secret(input: DeployInput, ref: string, field: string): string {
-  return resolveSecret(ref, field, input.baseDir);
+  try {
+    return resolveSecret(ref, field, input.baseDir);
+  } catch (e) {
+    throw classify(e);
+  }
 }
 
 export async function withHost<T>(input: DeployInput, hostName: string, fn: (ssh: SshSession) => Promise<T>): Promise<T> {
@@ -41,6 +46,9 @@ export async function withHost<T>(input: DeployInput, hostName: string, fn: (ssh
   try {
     const host = findHost(input.inventory, hostName);
     session = await SshSession.connect(sshTarget(input.inventory, host, input.baseDir));
+    const open = session;
+    // A cancelled deploy (or a timed-out step) closes the link, failing whatever runs on it.
+    activityCancelled()?.catch(() => open.close());
     return await fn(session);
   } catch (e) {
     throw classify(e);
@@ -56,6 +64,14 @@ export async function withHost<T>(input: DeployInput, hostName: string, fn: (ssh
  */
 export function keepHeartbeating(): NodeJS.Timeout {
   return setInterval(() => heartbeat(), 3000);
+}
+
+function activityCancelled(): Promise<never> | undefined {
+  try {
+    return Context.current().cancelled;
+  } catch {
+    return undefined;
+  }
 }
 
 const lastDetails = new WeakMap<Context, unknown>();
@@ -94,6 +110,7 @@ export async function pollUntil<T>(what: string, check: () => Promise<T | undefi
       const v = await check();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
       last = e instanceof Error ? e.message : String(e);
     }
     heartbeat();

@@ -48,9 +48,10 @@ export async function loadImages(input: DeployInput, hostName: string): Promise<
   });
 }
 
-/** Write a file only when its content differs; true when written. */
-export async function syncFile(ssh: SshSession, file: string, content: string, mode = '600'): Promise<boolean> {
+/** Rewrite a config file from its current content; write only when it differs. True when written. */
+export async function syncFile(ssh: SshSession, file: string, render: (current: string) => string, mode = '600'): Promise<boolean> {
   const current = await ssh.execRaw(['cat', file]);
+  const content = render(current.code === 0 ? current.stdout : '');
   if (current.code === 0 && current.stdout === content) return false;
   await ssh.exec(['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'sh', file, mode], { stdin: content });
   return true;
@@ -74,13 +75,13 @@ export async function startDashboard(input: DeployInput, hostName: string, flavo
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   const dir = dashboardDir(inv);
-  const conf = renderDashboardConf(inv, {
+  const secrets = {
     dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
     tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
     etcdPassword: inv.etcd.auth.enabled && inv.etcd.auth.password ? secret(input, inv.etcd.auth.password, 'etcd.auth.password') : undefined,
-  });
+  };
   return withHost(input, hostName, async (ssh) => {
-    const confChanged = await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, conf);
+    const confChanged = await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, (current) => renderDashboardConf(inv, secrets, current));
     const up = await composeUp(ssh, flavor, dir, DASHBOARD_SERVICE, confChanged);
     await pollUntil(
       `the dashboard on ${hostName} to log "${DASHBOARD_READY_LINE}" and answer /ping`,

@@ -1,6 +1,6 @@
 // Phases 9-11: the gateway cluster, the gateways, and the proof that traffic flows.
 import { ApplicationFailure } from '@temporalio/common';
-import { DashboardClient, type Route } from '../api/dashboard';
+import { DashboardApiError, DashboardClient, type Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
 import { findHost, gatewayDir } from '../commands/layout';
@@ -13,18 +13,31 @@ export const GATEWAY_SERVICE = 'api7-gateway';
 export async function dashboardLogin(input: DeployInput): Promise<DashboardClient> {
   const inv = input.inventory;
   const api = new DashboardClient(inv.loadBalancers.controlPlane);
-  await api.login(inv.dashboard.username, secret(input, inv.dashboard.password, 'dashboard.password'));
+  try {
+    await api.login(inv.dashboard.username, secret(input, inv.dashboard.password, 'dashboard.password'));
+  } catch (e) {
+    // Wrong credentials stay wrong; say which fields to check (never the values).
+    if (e instanceof DashboardApiError && (e.status === 401 || e.status === 403))
+      throw ApplicationFailure.nonRetryable(`the dashboard refused the login of dashboard.username "${inv.dashboard.username}": check dashboard.username and dashboard.password`, 'LoginRefused');
+    throw e;
+  }
   return api;
 }
 
 /** Find the gateway cluster by name through the control-plane load balancer, or create it. */
 export async function ensureGatewayCluster(input: DeployInput): Promise<{ id: string; created: boolean }> {
   const name = input.inventory.dashboard.gatewayClusterName;
+  const fixed = input.inventory.dashboard.gatewayClusterId;
   return pollUntil(
     `the dashboard API through ${input.inventory.loadBalancers.controlPlane}`,
     async () => {
       const api = await dashboardLogin(input);
-      const found = (await api.clusters()).find((c) => c.name === name);
+      const clusters = await api.clusters();
+      if (fixed) {
+        if (clusters.some((c) => c.id === fixed)) return { id: fixed, created: false };
+        throw ApplicationFailure.nonRetryable(`dashboard.gatewayClusterId: the dashboard has no gateway cluster ${fixed}`, 'InventoryError');
+      }
+      const found = clusters.find((c) => c.name === name);
       if (found) return { id: found.id, created: false };
       return { id: (await api.createCluster(name)).id, created: true };
     },
@@ -45,11 +58,11 @@ export async function startGateway(input: DeployInput, hostName: string, flavor:
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   const dir = gatewayDir(inv);
-  const config = renderGatewayConfig(inv, clusterId, {
+  const secrets = {
     etcdPassword: inv.etcd.auth.enabled && inv.etcd.auth.password ? secret(input, inv.etcd.auth.password, 'etcd.auth.password') : undefined,
-  });
+  };
   return withHost(input, hostName, async (ssh) => {
-    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, config);
+    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) => renderGatewayConfig(inv, clusterId, secrets, current));
     const up = await composeUp(ssh, flavor, dir, GATEWAY_SERVICE, configChanged);
     await pollUntil(
       `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
@@ -75,6 +88,8 @@ export function smokeRoute(input: DeployInput): Route {
 }
 
 export interface ProofResult {
+  /** Whether the test route had to be created or updated. */
+  routeChanged: boolean;
   route: string;
   status: number;
   attempts: number;
@@ -107,5 +122,5 @@ export async function proveTraffic(input: DeployInput, clusterId: string): Promi
   } catch {
     throw ApplicationFailure.nonRetryable(`the data plane answered ${url} with something that is not the upstream's JSON: ${answer.body.slice(0, 200)}`, 'ProofFailed');
   }
-  return { route: `${inv.smokeTest.host}${inv.smokeTest.uri}`, status: answer.status, attempts, answer: parsed.url ?? answer.body.slice(0, 200) };
+  return { routeChanged: !same, route: `${inv.smokeTest.host}${inv.smokeTest.uri}`, status: answer.status, attempts, answer: parsed.url ?? answer.body.slice(0, 200) };
 }

@@ -1,11 +1,11 @@
 // Phase 2: check one host without changing it; every problem is reported, not only the first.
+import { localFile } from '../config/secrets';
 import type { Inventory } from '../config/inventory';
-import { artifactsFor, findHost, portsFor, STAGING_DIR } from '../commands/layout';
+import { artifactsFor, composeProject, dashboardDir, findHost, gatewayDir, portsFor, STAGING_DIR } from '../commands/layout';
 import { LABEL_CLUSTER } from '../commands/etcd';
 import { type ComposeFlavor } from '../commands/compose';
 import { availableKiB, DISK_FACTOR, dockerProblem, kernelProblem, listeningPorts, probes } from '../commands/preflight';
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { withHost, type DeployInput } from './context';
 import type { SshSession } from '../ssh/session';
 
@@ -17,10 +17,15 @@ export interface PreflightResult {
   problems: string[];
 }
 
+/** Our etcd member (by label) or our compose projects (by the bundle directories' names). */
 async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<boolean> {
-  const r = await ssh.execRaw(['docker', 'ps', '-q', '--filter', `label=${LABEL_CLUSTER}=${inv.cluster}`]);
-  const compose = await ssh.execRaw(['docker', 'ps', '-q', '--filter', 'label=com.docker.compose.project']);
-  return Boolean(r.stdout.trim() || compose.stdout.trim());
+  const filters = [
+    `label=${LABEL_CLUSTER}=${inv.cluster}`,
+    `label=com.docker.compose.project=${composeProject(dashboardDir(inv))}`,
+    `label=com.docker.compose.project=${composeProject(gatewayDir(inv))}`,
+  ];
+  for (const f of filters) if ((await ssh.execRaw(['docker', 'ps', '-q', '--filter', f])).stdout.trim()) return true;
+  return false;
 }
 
 export async function preflightHost(input: DeployInput, hostName: string): Promise<PreflightResult> {
@@ -56,7 +61,7 @@ export async function preflightHost(input: DeployInput, hostName: string): Promi
     }
 
     let need = 0;
-    for (const a of artifactsFor(inv, host)) need += (await stat(path.resolve(input.baseDir, a.path))).size;
+    for (const a of artifactsFor(inv, host)) need += (await stat(localFile(a.path, input.baseDir))).size;
     const df = await ssh.execRaw(['sh', '-c', 'd="$1"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d"', 'df', STAGING_DIR]);
     const avail = availableKiB(df.stdout) * 1024;
     if (!Number.isFinite(avail)) problems.push('cannot read free disk space');

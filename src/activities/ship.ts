@@ -1,5 +1,6 @@
 // Phase 4: artifacts to hosts over SFTP. A file already there with the right sha256 is
 // skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
+import { localFile } from '../config/secrets';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,7 +51,7 @@ function appendFrom(sftp: SFTPWrapper, local: string, remote: string, offset: nu
 }
 
 async function shipOne(ssh: SshSession, sftp: SFTPWrapper, input: DeployInput, a: FileArtifact): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
-  const local = path.resolve(input.baseDir, a.path);
+  const local = localFile(a.path, input.baseDir);
   const remote = stagedPath(a);
   if ((await remoteSha256(ssh, remote)) === a.sha256) return { remote, action: 'present', bytes: 0 };
   const total = (await stat(local)).size;

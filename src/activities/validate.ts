@@ -6,10 +6,10 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
 import { inventoryWarnings, type FileArtifact } from '../config/inventory';
-import { resolveSecret, SecretError } from '../config/secrets';
+import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { bundleTopDir } from '../commands/layout';
 import { run } from '../util/exec';
-import { heartbeat, type DeployInput } from './context';
+import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -22,7 +22,7 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 async function checkArtifact(input: DeployInput, field: string, a: FileArtifact, problems: string[]): Promise<void> {
-  const file = path.resolve(input.baseDir, a.path);
+  const file = localFile(a.path, input.baseDir);
   try {
     if (!(await stat(file)).isFile()) return void problems.push(`${field}.path: ${file} is not a file`);
   } catch {
@@ -33,13 +33,15 @@ async function checkArtifact(input: DeployInput, field: string, a: FileArtifact,
 }
 
 async function checkBundleLayout(input: DeployInput, field: string, a: FileArtifact, needs: string[], problems: string[]) {
-  const file = path.resolve(input.baseDir, a.path);
+  const file = localFile(a.path, input.baseDir);
   const listing = await run(['tar', '-tzf', file], { allowFailure: true });
   if (listing.code !== 0) return void problems.push(`${field}.path: ${file} is not a readable .tar.gz`);
-  const entries = new Set(listing.stdout.split('\n').map((l) => l.replace(/\/$/, '')));
+  const entries = listing.stdout.split('\n').map((l) => l.replace(/^\.\//, ''));
   const top = bundleTopDir(a);
+  // Directories may be listed only through the files in them.
+  const has = (p: string) => entries.some((e) => e === p || e.startsWith(`${p}/`));
   for (const need of needs)
-    if (!entries.has(`${top}/${need}`)) problems.push(`${field}.path: ${path.basename(file)} has no ${top}/${need} (is it the vendor bundle?)`);
+    if (!has(`${top}/${need}`)) problems.push(`${field}.path: ${path.basename(file)} has no ${top}/${need} (is it the vendor bundle?)`);
 }
 
 export interface ValidateResult {
@@ -47,6 +49,15 @@ export interface ValidateResult {
 }
 
 export async function validateDeploy(input: DeployInput): Promise<ValidateResult> {
+  const ticker = keepHeartbeating();
+  try {
+    return await validate(input);
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function validate(input: DeployInput): Promise<ValidateResult> {
   let inv;
   try {
     inv = validateInventory(input.inventory);

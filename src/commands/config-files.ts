@@ -1,6 +1,8 @@
-// The configuration files the guide edits by hand, rendered from the inventory (pure).
-// Secret values are passed in by the activity that resolved them, never stored here.
-import { stringify } from 'yaml';
+// The configuration files the guide edits by hand. api7-ha changes only the keys the
+// guide changes and keeps everything else the vendor's file says (listen addresses,
+// allow lists, plugins), so a newer bundle's defaults survive. Pure: the activity reads
+// the current file and passes secret values in; nothing secret is kept here.
+import { Document, parseDocument } from 'yaml';
 import type { Inventory } from '../config/inventory';
 import { etcdEndpoints } from './etcd';
 
@@ -10,39 +12,45 @@ export interface DashboardSecrets {
   etcdPassword?: string;
 }
 
-/** dashboard_conf/conf.yaml — the guide's `conf.etcd` block plus listen and login users. */
-export function renderDashboardConf(inv: Inventory, secrets: DashboardSecrets): string {
-  const conf = {
-    conf: {
-      listen: { host: '0.0.0.0', port: 9000 },
-      etcd: {
-        name: 'default',
-        endpoints: etcdEndpoints(inv),
-        enable_auth: inv.etcd.auth.enabled,
-        username: inv.etcd.auth.username,
-        password: inv.etcd.auth.enabled ? (secrets.etcdPassword ?? '') : '',
-        mtls: { enable: false, key_file: '', cert_file: '', ca_file: '' },
-        prefix: '/api7',
-      },
-      log: { error_log: { level: 'warn', file_path: 'logs/error.log' } },
-    },
-    authentication: {
-      secret: secrets.tokenSecret,
-      expire_time: 3600,
-      users: [{ username: inv.dashboard.username, password: secrets.dashboardPassword }],
-    },
-  };
-  return `# Written by api7-ha; changes here are replaced on the next deploy.\n${stringify(conf)}`;
+const HEADER = ' api7-ha manages the keys the HA guide sets (etcd, login); the rest is the vendor default.';
+
+function editable(current: string): Document {
+  const doc = parseDocument(current || '{}');
+  const usable = !doc.errors.length && doc.contents !== null && typeof doc.toJS() === 'object' && !Array.isArray(doc.toJS());
+  const out = usable ? doc : new Document({});
+  if (!current.includes(HEADER)) out.commentBefore = out.commentBefore ? `${HEADER}\n${out.commentBefore}` : HEADER;
+  return out;
+}
+
+/** dashboard_conf/conf.yaml — the guide's `conf.etcd` block, plus the login users and token secret. */
+export function renderDashboardConf(inv: Inventory, secrets: DashboardSecrets, current = ''): string {
+  const doc = editable(current);
+  doc.setIn(['conf', 'etcd', 'name'], 'default');
+  doc.setIn(['conf', 'etcd', 'endpoints'], etcdEndpoints(inv));
+  doc.setIn(['conf', 'etcd', 'enable_auth'], inv.etcd.auth.enabled);
+  doc.setIn(['conf', 'etcd', 'username'], inv.etcd.auth.username);
+  doc.setIn(['conf', 'etcd', 'password'], inv.etcd.auth.enabled ? (secrets.etcdPassword ?? '') : '');
+  if (!doc.hasIn(['conf', 'etcd', 'mtls'])) doc.setIn(['conf', 'etcd', 'mtls'], { enable: false, key_file: '', cert_file: '', ca_file: '' });
+  doc.setIn(['conf', 'etcd', 'prefix'], '/api7');
+  doc.setIn(['authentication', 'secret'], secrets.tokenSecret);
+  if (!doc.hasIn(['authentication', 'expire_time'])) doc.setIn(['authentication', 'expire_time'], 3600);
+  doc.setIn(['authentication', 'users'], [{ username: inv.dashboard.username, password: secrets.dashboardPassword }]);
+  return doc.toString();
 }
 
 /** gateway_conf/config.yaml — etcd hosts and the cluster's prefix /api7/<cluster_id>. */
-export function renderGatewayConfig(inv: Inventory, clusterId: string, secrets: { etcdPassword?: string } = {}): string {
-  const etcd: Record<string, unknown> = { host: etcdEndpoints(inv), prefix: `/api7/${clusterId}`, timeout: 30 };
+export function renderGatewayConfig(inv: Inventory, clusterId: string, secrets: { etcdPassword?: string } = {}, current = ''): string {
+  const doc = editable(current);
+  doc.setIn(['etcd', 'host'], etcdEndpoints(inv));
+  doc.setIn(['etcd', 'prefix'], `/api7/${clusterId}`);
   if (inv.etcd.auth.enabled) {
-    etcd.user = inv.etcd.auth.username;
-    etcd.password = secrets.etcdPassword ?? '';
+    doc.setIn(['etcd', 'user'], inv.etcd.auth.username);
+    doc.setIn(['etcd', 'password'], secrets.etcdPassword ?? '');
+  } else {
+    doc.deleteIn(['etcd', 'user']);
+    doc.deleteIn(['etcd', 'password']);
   }
-  return `# Written by api7-ha; changes here are replaced on the next deploy.\n${stringify({ etcd })}`;
+  return doc.toString();
 }
 
 /** What `plan` shows instead of a secret. */

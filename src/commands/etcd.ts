@@ -71,7 +71,7 @@ export function etcdRunArgv(inv: Inventory, hostName: string, clusterState: 'new
 
 export const inspectArgv = (container: string) => [
   'docker', 'inspect', '--type', 'container', '--format',
-  `{{.Id}} {{.State.Running}} {{index .Config.Labels "${LABEL_CONFIG}"}} {{.State.StartedAt}}`, container,
+  `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "${LABEL_CONFIG}"}}|{{.State.StartedAt}}`, container,
 ];
 
 export interface ContainerFacts {
@@ -82,6 +82,6 @@ export interface ContainerFacts {
 }
 
 export function parseInspect(line: string): ContainerFacts {
-  const [id = '', running = '', configHash = '', startedAt = ''] = line.trim().split(' ');
+  const [id = '', running = '', configHash = '', startedAt = ''] = line.trim().split('|');
   return { id, running: running === 'true', configHash: configHash === '<no value>' ? '' : configHash, startedAt };
 }

@@ -1,5 +1,6 @@
 // `api7-ha plan`: every command and file the deploy would run or write, per host, built
 // by the same builders the activities use. Touches nothing; secrets are shown redacted.
+import { localFile } from '../config/secrets';
 import path from 'node:path';
 import { quote } from 'shell-quote';
 import type { Inventory } from '../config/inventory';
@@ -13,7 +14,13 @@ export type PlanStep =
   | { phase: string; upload: string; to: string; when?: string }
   | { phase: string; write: string; content: string; when?: string };
 
-export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavor = 'plugin'): Record<string, PlanStep[]> {
+/** The bundles' own config files, which the deploy edits rather than replaces. */
+export interface VendorFiles {
+  dashboardConf?: string;
+  gatewayConfig?: string;
+}
+
+export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavor = 'plugin', vendor: VendorFiles = {}): Record<string, PlanStep[]> {
   const clusterId = inv.dashboard.gatewayClusterId ?? '<cluster_id>';
   const plan: Record<string, PlanStep[]> = {};
   for (const host of inv.hosts) {
@@ -24,7 +31,7 @@ export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavo
     if (hasRole(host, 'data-plane')) dirs.push(inv.gateway.installDir);
     steps.push({ phase: 'prepare', run: ['mkdir', '-p', ...new Set(dirs)], when: 'for directories that are missing' });
     for (const a of artifactsFor(inv, host))
-      steps.push({ phase: 'ship', upload: path.resolve(baseDir, a.path), to: stagedPath(a), when: `unless sha256 there is ${a.sha256.slice(0, 12)}…` });
+      steps.push({ phase: 'ship', upload: localFile(a.path, baseDir), to: stagedPath(a), when: `unless sha256 there is ${a.sha256.slice(0, 12)}…` });
     if (hasRole(host, 'etcd')) {
       if (inv.etcd.imageTarball) steps.push({ phase: 'etcd', run: ['docker', 'load', '-i', stagedPath(inv.etcd.imageTarball)], when: `unless ${inv.etcd.image} is present` });
       steps.push({ phase: 'etcd', run: etcdRunArgv(inv, host.name), when: `unless container ${inv.etcd.containerName} runs with these settings` });
@@ -41,13 +48,13 @@ export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavo
       steps.push({
         phase: 'dashboards',
         write: `${dir}/dashboard_conf/conf.yaml`,
-        content: renderDashboardConf(inv, { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED }),
+        content: renderDashboardConf(inv, { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED }, vendor.dashboardConf),
       });
       steps.push({ phase: 'dashboards', run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-dashboard']), when: 'unless running with this conf.yaml' });
     }
     if (hasRole(host, 'data-plane')) {
       const dir = gatewayDir(inv);
-      steps.push({ phase: 'gateways', write: `${dir}/gateway_conf/config.yaml`, content: renderGatewayConfig(inv, clusterId, { etcdPassword: REDACTED }) });
+      steps.push({ phase: 'gateways', write: `${dir}/gateway_conf/config.yaml`, content: renderGatewayConfig(inv, clusterId, { etcdPassword: REDACTED }, vendor.gatewayConfig) });
       steps.push({ phase: 'gateways', run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-gateway']), when: 'unless running with this config.yaml' });
     }
     plan[host.name] = steps;

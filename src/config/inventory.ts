@@ -16,7 +16,8 @@ export const name = z
 
 export const address = z
   .string()
-  .refine((v) => ipv4.test(v) || hostname.test(v), {
+  // All-numeric dotted names are meant as addresses, so they must be valid ones.
+  .refine((v) => ipv4.test(v) || (hostname.test(v) && !/^[0-9.]+$/.test(v)), {
     error: 'must be an IPv4 address or a host name',
   });
 
@@ -63,7 +64,7 @@ export const imageReference = z
 
 export const hostKeyFingerprint = z
   .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, { error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters>' });
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters>' });
 
 const httpUrl = z
   .string()
@@ -207,6 +208,18 @@ export const inventorySchema = z
     };
     seen('name');
     seen('address');
+
+    // Artifacts are staged on hosts by file name, so two must not share one.
+    const artifacts: Array<[string, string]> = [
+      ['dashboard.bundle.path', inv.dashboard.bundle.path],
+      ['gateway.bundle.path', inv.gateway.bundle.path],
+      ...(inv.etcd.imageTarball ? [['etcd.imageTarball.path', inv.etcd.imageTarball.path] as [string, string]] : []),
+    ];
+    const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+    artifacts.forEach(([field, p], i) => {
+      const clash = artifacts.slice(0, i).find(([, q]) => base(q) === base(p));
+      if (clash) ctx.addIssue({ code: 'custom', path: field.split('.'), message: `has the same file name as ${clash[0]} (${base(p)})` });
+    });
 
     const withRole = (r: Role) => inv.hosts.filter((h) => h.roles.includes(r));
     const etcd = withRole('etcd').length;

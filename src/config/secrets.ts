@@ -1,10 +1,17 @@
 // Secret references (env:NAME, file:PATH) are resolved only where the secret is used,
 // so workflow and activity arguments, history and logs carry the reference alone.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export class SecretError extends Error {
   override name = 'SecretError';
+}
+
+/** A path on the operator's (or worker's) machine: ~/ is the home directory, relative is against baseDir. */
+export function localFile(p: string, baseDir: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(baseDir, p);
 }
 
 export function resolveSecret(ref: string, field: string, baseDir = process.cwd()): string {
@@ -15,7 +22,7 @@ export function resolveSecret(ref: string, field: string, baseDir = process.cwd(
     return value;
   }
   if (ref.startsWith('file:')) {
-    const file = path.resolve(baseDir, ref.slice(5));
+    const file = localFile(ref.slice(5), baseDir);
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {

@@ -28,8 +28,8 @@ export class HostKeyError extends Error {
   ) {
     super(
       reason === 'changed'
-        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, check with its owner and run \`api7-ha hosts trust\``
-        : `host key of ${host} is unknown (it offered ${offered}); pin it in the inventory or run \`api7-ha hosts trust\``,
+        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts`
+        : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or add it to known_hosts`,
     );
   }
 }

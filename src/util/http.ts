@@ -1,6 +1,7 @@
 // Plain HTTP requests with node:http: unlike fetch, it lets us set the Host header
 // (routes are matched by Host) and measure each request.
 import http from 'node:http';
+import https from 'node:https';
 
 export interface HttpResponse {
   status: number;
@@ -13,7 +14,8 @@ export function httpRequest(
   opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; agent?: http.Agent } = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const request = url.startsWith('https:') ? https.request : http.request;
+    const req = request(
       url,
       { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent, timeout: opts.timeoutMs ?? 5000 },
       (res) => {

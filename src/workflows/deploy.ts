@@ -70,8 +70,8 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
   };
 
   /** Run one step on many hosts (bounded), recording each host's status and report. */
-  const onHosts = async (step: string, hosts: Inventory['hosts'], run: (host: string) => Promise<StepResult>) =>
-    mapBounded(hosts, limit, async (h) => {
+  const onHosts = async (step: string, hosts: Inventory['hosts'], bound: number, run: (host: string) => Promise<StepResult>) =>
+    mapBounded(hosts, bound, async (h) => {
       mark(h.name, step, 'running');
       try {
         const r = await run(h.name);
@@ -109,12 +109,12 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     finish('preflight');
 
     enter('prepare');
-    await onHosts('prepare', inv.hosts, (h) => act.prepareHost.executeWithOptions({ ...base, summary: `${h}: prepare directories` }, [input, h]));
+    await onHosts('prepare', inv.hosts, limit, (h) => act.prepareHost.executeWithOptions({ ...base, summary: `${h}: prepare directories` }, [input, h]));
     finish('prepare');
 
     enter('ship');
     const shipping = inv.hosts.filter((h) => h.roles.length > 0);
-    await onHosts('ship', shipping, async (h) => {
+    await onHosts('ship', shipping, limit, async (h) => {
       const r = await act.shipArtifacts.executeWithOptions({ ...base, startToCloseTimeout: '2h', summary: `${h}: ship artifacts` }, [input, h]);
       progress.bytesUploaded += r.bytesUploaded;
       return r;
@@ -124,43 +124,46 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     // etcd (then quorum) and image loading touch different things: run them side by side.
     const etcdBranch = async () => {
       enter('etcd');
-      await onHosts('etcd', etcdHosts, (h) => act.startEtcdMember.executeWithOptions({ ...base, summary: `${h}: start etcd member` }, [input, h]));
+      // Replacing members goes one at a time so a quorum always stays up.
+      await onHosts('etcd', etcdHosts, input.replaceEtcd ? 1 : limit, (h) => act.startEtcdMember.executeWithOptions({ ...base, summary: `${h}: start etcd member` }, [input, h]));
       finish('etcd');
       enter('quorum');
-      const health = await act.waitForQuorum.executeWithOptions({ ...base, summary: `wait for etcd quorum (${etcdHosts.length} members)` }, [input]);
+      const health = await act.waitForQuorum.executeWithOptions({ ...base, retry: { ...retry, maximumAttempts: 5 }, summary: `wait for etcd quorum (${etcdHosts.length} members)` }, [input]);
       finish('quorum');
       return health.members.map((m) => m.name);
     };
     const imagesBranch = async () => {
-      await onHosts('images', imageHosts, (h) => act.loadImages.executeWithOptions({ ...base, summary: `${h}: unpack bundle, load images` }, [input, h]));
+      enter('images');
+      await onHosts('images', imageHosts, limit, (h) => act.loadImages.executeWithOptions({ ...base, summary: `${h}: unpack bundle, load images` }, [input, h]));
       finish('images');
     };
     const [etcdMembers] = await Promise.all([etcdBranch(), imagesBranch()]);
 
     enter('dashboards');
-    await onHosts('dashboard', cpHosts, (h) =>
+    await onHosts('dashboard', cpHosts, limit, (h) =>
       act.startDashboard.executeWithOptions({ ...base, summary: `${h}: configure and start dashboard` }, [input, h, compose[h] ?? 'plugin']),
     );
     finish('dashboards');
 
     enter('cluster');
-    let clusterId = inv.dashboard.gatewayClusterId;
-    if (!clusterId) {
-      const found = await act.ensureGatewayCluster.executeWithOptions({ ...base, summary: `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"` }, [input]);
-      clusterId = found.id;
-      if (found.created) progress.changes++;
-    }
+    const found = await act.ensureGatewayCluster.executeWithOptions(
+      { ...base, summary: inv.dashboard.gatewayClusterId ? `check gateway cluster ${inv.dashboard.gatewayClusterId}` : `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"` },
+      [input],
+    );
+    const clusterId = found.id;
+    if (found.created) progress.changes++;
     progress.clusterId = clusterId;
     finish('cluster');
 
     enter('gateways');
-    await onHosts('gateway', dpHosts, (h) =>
+    await onHosts('gateway', dpHosts, limit, (h) =>
       act.startGateway.executeWithOptions({ ...base, summary: `${h}: configure and start gateway` }, [input, h, compose[h] ?? 'plugin', clusterId]),
     );
     finish('gateways');
 
     enter('prove');
     const proof = await act.proveTraffic.executeWithOptions({ ...base, summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer` }, [input, clusterId]);
+    if (proof.routeChanged) progress.changes++;
     finish('prove');
 
     enter('done');

@@ -69,6 +69,53 @@ export function buildProgram(): Command {
     .description('cancel the running deploy of a cluster')
     .action(async (cluster: string) => (await deployCli()).cancelCommand(cluster));
 
+  const float = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+    return n;
+  };
+  const verifyOptions = (cmd: Command) =>
+    cmd
+      .option('--drills <list>', 'drills to run, comma-separated: data-plane,control-plane,etcd', 'data-plane,control-plane,etcd')
+      .option('--rate <n>', 'probe requests per second through the load balancer during a fault', float('--rate'))
+      .option('--hold <seconds>', 'how long each fault lasts', float('--hold'))
+      .option('--data-plane-host <host>', 'gateway host to stop (default: rotates between runs)')
+      .option('--control-plane-host <host>', 'dashboard host to stop (default: rotates)')
+      .option('--etcd-host <host>', 'etcd host to stop (default: rotates)')
+      .option('--max-failed-ratio <ratio>', 'tolerance: failed share of probe requests, e.g. 0.001 = 0.1 %', float('--max-failed-ratio'))
+      .option('--max-recovery <seconds>', 'tolerance: time from restore to healthy', float('--max-recovery'));
+  verifyOptions(
+    program
+      .command('verify')
+      .description("run the guide's three failure drills now and report a verdict (or show the last one)")
+      .option('-i, --inventory <file>', 'inventory YAML')
+      .option('--last <cluster>', 'show the latest finished verification of a cluster instead of running one')
+      .option('-f, --follow', 'wait, show progress, print the report table')
+      .option('--json <file>', 'also write the journal as JSON')
+      .option('--markdown <file>', 'also write the report as Markdown'),
+  ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
+
+  const schedule = program.command('schedule').description('run verifyHA on a Temporal Schedule (overlap policy: skip)');
+  verifyOptions(
+    schedule
+      .command('create')
+      .description('create the schedule verify-<cluster>')
+      .requiredOption('-i, --inventory <file>', 'inventory YAML')
+      .option('--cron <expr>', 'cron expression, e.g. "0 3 * * *"')
+      .option('--every <duration>', 'interval, e.g. 30m, 6h')
+      .option('--paused', 'create it paused'),
+  ).action(async (o) => (await import('./cli/schedule.js')).scheduleCreate(o));
+  schedule
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => (await import('./cli/schedule.js')).scheduleList(Boolean(o.json)));
+  schedule.command('describe <cluster>').action(async (c: string) => (await import('./cli/schedule.js')).scheduleDescribe(c));
+  for (const action of ['pause', 'unpause', 'trigger', 'delete'] as const)
+    schedule
+      .command(`${action} <cluster>`)
+      .description(`${action} the schedule verify-<cluster>`)
+      .action(async (c: string) => (await import('./cli/schedule.js')).scheduleAction(c, action));
+
   const inventory = program.command('inventory').description('work with inventory files');
   inventory
     .command('check')

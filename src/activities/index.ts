@@ -6,6 +6,7 @@ import { shipArtifacts } from './ship';
 import { startEtcdMember, waitForQuorum } from './etcd';
 import { loadImages, startDashboard } from './control-plane';
 import { ensureGatewayCluster, proveTraffic, startGateway } from './data-plane';
+import { checkExclusion, etcdDrillChecks, probeLoadBalancer, startComponent, steadyState, stopComponent, waitRecovered } from './verify';
 
 export const deployActivities = {
   validateDeploy,
@@ -21,8 +22,19 @@ export const deployActivities = {
   proveTraffic,
 };
 
+export const verifyActivities = {
+  checkExclusion,
+  steadyState,
+  stopComponent,
+  startComponent,
+  probeLoadBalancer,
+  etcdDrillChecks,
+  waitRecovered,
+};
+
 export type DeployActivities = typeof deployActivities;
+export type VerifyActivities = typeof verifyActivities;
 
 export function createActivities() {
-  return { ...deployActivities };
+  return { ...deployActivities, ...verifyActivities };
 }

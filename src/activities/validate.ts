@@ -9,6 +9,7 @@ import { inventoryWarnings, type FileArtifact } from '../config/inventory';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { bundleTopDir } from '../commands/layout';
 import { run } from '../util/exec';
+import { runningRuns, sharedClient } from '../temporal/lookup';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
 export async function sha256File(file: string): Promise<string> {
@@ -89,6 +90,13 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
     await checkBundleLayout(input, 'dashboard.bundle', inv.dashboard.bundle, ['docker-compose.yaml', 'dashboard_conf', 'images'], problems);
     await checkBundleLayout(input, 'gateway.bundle', inv.gateway.bundle, ['docker-compose.yaml', 'gateway_conf', 'images'], problems);
   }
+  // Mutual exclusion with the drills: a deploy never starts while a verification runs.
+  const verifying = await runningRuns(await sharedClient(), 'verifyHA', inv.cluster);
+  if (verifying.length)
+    throw ApplicationFailure.nonRetryable(
+      `a verification of ${inv.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish or cancel it`,
+      'VerificationRunning',
+    );
   if (problems.length)
     throw ApplicationFailure.nonRetryable(`the inventory cannot be deployed:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InventoryError');
   return { warnings: inventoryWarnings(inv) };

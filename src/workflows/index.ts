@@ -1,2 +1,3 @@
 // Workflow entry points registered by the worker. Deterministic code only.
 export { deployHA, deployProgressQuery } from './deploy';
+export { verifyHA, verifyProgressQuery } from './verify';

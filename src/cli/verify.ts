@@ -1,0 +1,148 @@
+// `api7-ha verify`: run the three drills now (or show the last verdict), with a readable
+// table and optional JSON / Markdown reports.
+import { writeFileSync } from 'node:fs';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { loadInventory } from '../config/load';
+import { connectClient } from '../temporal/connection';
+import { clusterRunsQuery } from '../temporal/lookup';
+import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
+import { sleep } from '../util/exec';
+import { journalMarkdown, type DrillName, type Journal, type VerifyOptions } from '../workflows/journal';
+import type { verifyHA, VerifyInput } from '../workflows/verify';
+import { rootMessage } from './deploy';
+import { uiUrl } from './ui';
+
+export interface VerifyCliOptions {
+  inventory?: string;
+  last?: string;
+  follow?: boolean;
+  json?: string;
+  markdown?: string;
+  rate?: number;
+  hold?: number;
+  drills?: string;
+  dataPlaneHost?: string;
+  controlPlaneHost?: string;
+  etcdHost?: string;
+  maxFailedRatio?: number;
+  maxRecovery?: number;
+}
+
+const DRILLS: DrillName[] = ['data-plane', 'control-plane', 'etcd'];
+
+export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
+  const out: Partial<VerifyOptions> = {};
+  if (o.drills) {
+    const drills = o.drills.split(',').map((d) => d.trim());
+    const bad = drills.filter((d) => !DRILLS.includes(d as DrillName));
+    if (bad.length) throw new Error(`--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`);
+    out.drills = drills as DrillName[];
+  }
+  if (o.rate !== undefined) out.rate = o.rate;
+  if (o.hold !== undefined) out.holdMs = o.hold * 1000;
+  const hosts: Partial<Record<DrillName, string>> = {};
+  if (o.dataPlaneHost) hosts['data-plane'] = o.dataPlaneHost;
+  if (o.controlPlaneHost) hosts['control-plane'] = o.controlPlaneHost;
+  if (o.etcdHost) hosts.etcd = o.etcdHost;
+  if (Object.keys(hosts).length) out.hosts = hosts;
+  const tolerances: Partial<VerifyOptions['tolerances']> = {};
+  if (o.maxFailedRatio !== undefined) tolerances.maxFailedRatio = o.maxFailedRatio;
+  if (o.maxRecovery !== undefined) tolerances.maxRecoveryMs = o.maxRecovery * 1000;
+  if (Object.keys(tolerances).length) out.tolerances = tolerances as VerifyOptions['tolerances'];
+  return out;
+}
+
+/** Refuse fault hosts that are not in the inventory or lack the role, before anything starts. */
+export function checkVerifyOptions(input: VerifyInput): void {
+  const role: Record<DrillName, string> = { 'data-plane': 'data-plane', 'control-plane': 'control-plane', etcd: 'etcd' };
+  for (const [drill, host] of Object.entries(input.options?.hosts ?? {})) {
+    const h = input.inventory.hosts.find((x) => x.name === host);
+    if (!h) throw new Error(`--${drill}-host: no host named ${host} in the inventory`);
+    if (!(h.roles as string[]).includes(role[drill as DrillName])) throw new Error(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
+  }
+  const o = input.options ?? {};
+  if (o.rate !== undefined && !(o.rate > 0 && o.rate <= 1000)) throw new Error('--rate: must be between 1 and 1000 requests per second');
+  if (o.holdMs !== undefined && !(o.holdMs >= 1000 && o.holdMs <= 3_600_000)) throw new Error('--hold: must be between 1 and 3600 seconds');
+}
+
+export function journalTable(j: Journal): string {
+  const t = new Table({ head: ['drill', 'host', 'verdict', 'requests', 'failed', 'p50', 'p95', 'p99', 'recovery', 'restored'] });
+  const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
+  const colour = (v?: string) => (v === 'passed' ? pc.green(v) : v === 'deviated' ? pc.yellow(v) : v ? pc.red(v) : 'running');
+  for (const d of j.drills)
+    t.push([d.drill, d.host, colour(d.verdict), d.probe?.requests ?? '-', d.probe ? `${d.probe.failures} (${(d.probe.failedRatio * 100).toFixed(2)} %)` : '-', ms(d.probe?.p50Ms), ms(d.probe?.p95Ms), ms(d.probe?.p99Ms), ms(d.recoveryMs), d.restored ? 'yes' : pc.red('NO')]);
+  const notes = j.drills.filter((d) => d.reasons.length).map((d) => `  ${d.drill}: ${d.reasons.join('; ')}`);
+  return [`verification of ${j.cluster}: ${colour(j.verdict)}`, t.toString(), ...notes, j.summary ?? ''].join('\n');
+}
+
+function writeReports(j: Journal, o: VerifyCliOptions) {
+  if (o.json) writeFileSync(o.json, `${JSON.stringify(j, null, 2)}\n`);
+  if (o.markdown) writeFileSync(o.markdown, `${journalMarkdown(j)}\n`);
+}
+
+export async function startVerify(client: Client, input: VerifyInput) {
+  return client.workflow.start<typeof verifyHA>('verifyHA', {
+    taskQueue: TASK_QUEUE,
+    workflowId: `verify-${input.inventory.cluster}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+    args: [input],
+    typedSearchAttributes: [{ key: CLUSTER, value: input.inventory.cluster }],
+    staticSummary: `Verify HA of "${input.inventory.cluster}": ${(input.options?.drills ?? DRILLS).join(', ')} drills`,
+  });
+}
+
+async function showLast(client: Client, cluster: string, o: VerifyCliOptions) {
+  for await (const w of client.workflow.list({ query: `${clusterRunsQuery('verifyHA', cluster)} AND ExecutionStatus != 'Running'` })) {
+    const handle = client.workflow.getHandle<typeof verifyHA>(w.workflowId, w.runId);
+    const j = await handle.result().catch(() => undefined);
+    console.log(`${w.workflowId} (${w.status.name}, ${w.startTime.toISOString()})\n  ${uiUrl(client, w.workflowId, w.runId)}`);
+    if (j) {
+      console.log(journalTable(j));
+      writeReports(j, o);
+      if (j.verdict !== 'passed') process.exitCode = 1;
+    } else process.exitCode = 1;
+    return;
+  }
+  throw new Error(`no finished verification of cluster "${cluster}" found`);
+}
+
+export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | undefined> {
+  if (o.last) {
+    const client = await connectClient();
+    await showLast(client, o.last, o);
+    return undefined;
+  }
+  if (!o.inventory) throw new Error('give -i <inventory> to run a verification, or --last <cluster> to see the latest result');
+  const loaded = await loadInventory(o.inventory);
+  const input: VerifyInput = { inventory: loaded.inventory, baseDir: loaded.baseDir, options: verifyOptionsFrom(o) };
+  checkVerifyOptions(input);
+  const client = await connectClient();
+  const handle = await startVerify(client, input);
+  console.log(`verification started: workflow ${handle.workflowId}\n  ${uiUrl(client, handle.workflowId, handle.firstExecutionRunId)}`);
+  if (!o.follow) return undefined;
+  let done = false;
+  let lastLine = '';
+  const result = handle.result().finally(() => (done = true));
+  const poll = (async () => {
+    while (!done) {
+      const j = await handle.query<Journal>('progress').catch(() => undefined);
+      const line = j ? `  ${j.phase}` : '';
+      if (line && line !== lastLine) console.log(line);
+      lastLine = line || lastLine;
+      await sleep(1000);
+    }
+  })();
+  try {
+    const j = await result;
+    await poll;
+    console.log(journalTable(j));
+    writeReports(j, o);
+    if (j.verdict !== 'passed') process.exitCode = 1;
+    return j;
+  } catch (e) {
+    await poll;
+    if (e instanceof WorkflowFailedError) throw new Error(`verification failed: ${rootMessage(e)}`);
+    throw e;
+  }
+}

@@ -1,0 +1,95 @@
+// The verification journal: what VerifyHA did, measured and concluded. It is the
+// workflow's result, its progress query and (rendered) its UI details and CLI report.
+export type Verdict = 'passed' | 'deviated' | 'aborted';
+export type DrillName = 'data-plane' | 'control-plane' | 'etcd';
+
+export interface ProbeStats {
+  target: string;
+  requests: number;
+  failures: number;
+  failedRatio: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** A few distinct failure reasons, for the report. */
+  errors: string[];
+}
+
+export interface DrillRecord {
+  drill: DrillName;
+  host: string;
+  component: string;
+  verdict?: Verdict;
+  reasons: string[];
+  startedAt?: string;
+  faultAt?: string;
+  restoredAt?: string;
+  endedAt?: string;
+  probe?: ProbeStats;
+  recoveryMs?: number;
+  /** etcd drill: what was checked while the member was down. */
+  checks?: Record<string, boolean | string | number>;
+  restored: boolean;
+}
+
+export interface VerifyTolerances {
+  /** Largest acceptable share of failed probe requests during a fault (0.001 = 0.1 %). */
+  maxFailedRatio: number;
+  /** Longest acceptable time from restore to healthy, in ms. */
+  maxRecoveryMs: number;
+}
+
+export interface VerifyOptions {
+  drills: DrillName[];
+  /** Probe requests per second against the load balancer during a fault. */
+  rate: number;
+  /** How long each fault lasts, in ms. */
+  holdMs: number;
+  tolerances: VerifyTolerances;
+  /** Fault these hosts; otherwise the faulted host rotates between runs. */
+  hosts?: Partial<Record<DrillName, string>>;
+}
+
+export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
+  drills: ['data-plane', 'control-plane', 'etcd'],
+  rate: 20,
+  holdMs: 15_000,
+  tolerances: { maxFailedRatio: 0.001, maxRecoveryMs: 60_000 },
+};
+
+export interface Journal {
+  cluster: string;
+  startedAt: string;
+  endedAt?: string;
+  phase: string;
+  steady?: { ok: boolean; problems: string[]; checkedAt: string };
+  drills: DrillRecord[];
+  verdict?: Verdict;
+  summary?: string;
+  events: Array<{ at: string; what: string }>;
+}
+
+/** Overall verdict: aborted if any drill aborted, else deviated if any deviated, else passed. */
+export function overallVerdict(drills: DrillRecord[]): Verdict {
+  if (!drills.length || drills.some((d) => d.verdict === 'aborted' || !d.verdict)) return 'aborted';
+  return drills.some((d) => d.verdict === 'deviated') ? 'deviated' : 'passed';
+}
+
+const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
+const pct = (r?: number) => (r === undefined ? '-' : `${(r * 100).toFixed(2)} %`);
+
+export function journalMarkdown(j: Journal): string {
+  const lines = [
+    `**Verify ${j.cluster}** — ${j.verdict ? `verdict **${j.verdict}**` : `phase **${j.phase}**`}`,
+    '',
+    '| drill | host | verdict | requests | failed | p50 | p95 | p99 | recovery | restored | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...j.drills.map(
+      (d) =>
+        `| ${d.drill} | ${d.host} | ${d.verdict ?? 'running'} | ${d.probe?.requests ?? '-'} | ${d.probe ? `${d.probe.failures} (${pct(d.probe.failedRatio)})` : '-'} | ${ms(d.probe?.p50Ms)} | ${ms(d.probe?.p95Ms)} | ${ms(d.probe?.p99Ms)} | ${ms(d.recoveryMs)} | ${d.restored ? 'yes' : 'no'} | ${d.reasons.join('; ').replace(/\|/g, '\\|')} |`,
+    ),
+  ];
+  if (j.steady && !j.steady.ok) lines.push('', `**Not steady:** ${j.steady.problems.join('; ')}`);
+  if (j.summary) lines.push('', j.summary);
+  return lines.join('\n');
+}

@@ -11,12 +11,34 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code must stay deterministic: no Node built-ins, no I/O libraries.
+    // Workflow code must stay deterministic: no Node built-ins or I/O libraries, and only
+    // types from the effectful layers.
     files: ['src/workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: ['node:*', 'fs', 'child_process', 'ssh2', 'etcd3', '../activities/*!(types)'] },
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'child_process', 'ssh2', 'etcd3', 'yaml'],
+              message: 'workflow code must stay deterministic',
+            },
+            {
+              group: [
+                '../activities',
+                '../activities/*',
+                '../commands/*',
+                '../config/*',
+                '../ssh/*',
+                '../etcd/*',
+                '../util/*',
+                '../cli/*',
+              ],
+              allowTypeImports: true,
+              message: 'workflows import only types from the effectful layers',
+            },
+          ],
+        },
       ],
     },
   },

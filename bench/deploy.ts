@@ -29,12 +29,24 @@ function activityDurations(events: HistoryEvent[]): Step[] {
   for (const e of events) {
     const at = Date.parse(e.eventTime as string);
     if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED') {
-      const a = e.activityTaskScheduledEventAttributes as { activityType: { name: string }; input?: { payloads?: Array<{ data: string }> } };
-      const host = a.input?.payloads?.[1] ? JSON.parse(Buffer.from(a.input.payloads[1].data, 'base64').toString()) : undefined;
-      scheduled.set(e.eventId, { key: `${a.activityType.name}${typeof host === 'string' ? `@${host}` : ''}`, at });
+      const a = e.activityTaskScheduledEventAttributes as {
+        activityType: { name: string };
+        input?: { payloads?: Array<{ data: string }> };
+      };
+      const host = a.input?.payloads?.[1]
+        ? JSON.parse(Buffer.from(a.input.payloads[1].data, 'base64').toString())
+        : undefined;
+      scheduled.set(e.eventId, {
+        key: `${a.activityType.name}${typeof host === 'string' ? `@${host}` : ''}`,
+        at,
+      });
     }
     if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED') {
-      const s = scheduled.get(String((e.activityTaskCompletedEventAttributes as { scheduledEventId: string }).scheduledEventId));
+      const s = scheduled.get(
+        String(
+          (e.activityTaskCompletedEventAttributes as { scheduledEventId: string }).scheduledEventId,
+        ),
+      );
       if (s) out.push({ key: s.key, ms: at - s.at });
     }
   }
@@ -45,23 +57,36 @@ function activityDurations(events: HistoryEvent[]): Step[] {
 function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: string[] } {
   const d = new Map(steps.map((s) => [s.key, s.ms]));
   const hosts = input.inventory.hosts;
-  const role = (r: string) => hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
+  const role = (r: string) =>
+    hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
   const memo = new Map<string, { ms: number; chain: string[] }>();
   const deps = (key: string): string[] => {
     const [type, host] = key.split('@') as [string, string | undefined];
     switch (type) {
-      case 'validateDeploy': return [];
-      case 'preflightHost': return ['validateDeploy'];
-      case 'prepareHost': return hosts.map((h) => `preflightHost@${h.name}`); // nothing is touched before every host passed
-      case 'shipArtifacts': return [`prepareHost@${host}`];
-      case 'startEtcdMember': return [`shipArtifacts@${host}`];
-      case 'waitForQuorum': return role('etcd').map((h) => `startEtcdMember@${h}`);
-      case 'loadImages': return [`shipArtifacts@${host}`];
-      case 'startDashboard': return [`loadImages@${host}`, 'waitForQuorum'];
-      case 'ensureGatewayCluster': return role('control-plane').map((h) => `startDashboard@${h}`);
-      case 'startGateway': return [`loadImages@${host}`, 'ensureGatewayCluster'];
-      case 'proveTraffic': return role('data-plane').map((h) => `startGateway@${h}`);
-      default: return [];
+      case 'validateDeploy':
+        return [];
+      case 'preflightHost':
+        return ['validateDeploy'];
+      case 'prepareHost':
+        return hosts.map((h) => `preflightHost@${h.name}`); // nothing is touched before every host passed
+      case 'shipArtifacts':
+        return [`prepareHost@${host}`];
+      case 'startEtcdMember':
+        return [`shipArtifacts@${host}`];
+      case 'waitForQuorum':
+        return role('etcd').map((h) => `startEtcdMember@${h}`);
+      case 'loadImages':
+        return [`shipArtifacts@${host}`];
+      case 'startDashboard':
+        return [`loadImages@${host}`, 'waitForQuorum'];
+      case 'ensureGatewayCluster':
+        return role('control-plane').map((h) => `startDashboard@${h}`);
+      case 'startGateway':
+        return [`loadImages@${host}`, 'ensureGatewayCluster'];
+      case 'proveTraffic':
+        return role('data-plane').map((h) => `startGateway@${h}`);
+      default:
+        return [];
     }
   };
   const longest = (key: string): { ms: number; chain: string[] } => {
@@ -82,7 +107,8 @@ function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: s
 /** The same activities, one after another, in the order the vendor guide gives. */
 async function sequential(input: DeployInput): Promise<number> {
   const a = deployActivities;
-  const names = (r: string) => input.inventory.hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
+  const names = (r: string) =>
+    input.inventory.hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
   const all = input.inventory.hosts.map((h) => h.name);
   const t0 = performance.now();
   await a.validateDeploy(input);
@@ -92,7 +118,10 @@ async function sequential(input: DeployInput): Promise<number> {
   for (const h of all) await a.shipArtifacts(input, h);
   for (const h of names('etcd')) await a.startEtcdMember(input, h);
   await a.waitForQuorum(input);
-  for (const h of all.filter((h) => names('control-plane').includes(h) || names('data-plane').includes(h))) await a.loadImages(input, h);
+  for (const h of all.filter(
+    (h) => names('control-plane').includes(h) || names('data-plane').includes(h),
+  ))
+    await a.loadImages(input, h);
   for (const h of names('control-plane')) await a.startDashboard(input, h, compose[h]!);
   const cluster = await a.ensureGatewayCluster(input);
   for (const h of names('data-plane')) await a.startGateway(input, h, compose[h]!, cluster.id);
@@ -115,7 +144,9 @@ async function main() {
     const fresh = await startDeploy(client, input);
     await fresh.result();
     const freshMs = performance.now() - t0;
-    const steps = activityDurations(await workflowHistory(server.address, fresh.workflowId, fresh.firstExecutionRunId));
+    const steps = activityDurations(
+      await workflowHistory(server.address, fresh.workflowId, fresh.firstExecutionRunId),
+    );
     const cp = criticalPath(steps, input);
     const sumMs = steps.reduce((s, x) => s + x.ms, 0);
 

@@ -1,6 +1,14 @@
 // One lab host = a network namespace + a private mount (and UTS) namespace in which its
 // own dockerd runs and its own sshd is the main process. See LAB-RECIPE.md.
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import path from 'node:path';
 import { quote } from 'shell-quote';
 import { isAlive, readPidFile, run, sleep, spawnDetached } from '../src/util/exec';
@@ -22,7 +30,8 @@ export interface HostPaths {
 
 export function hostPaths(labDir: string, host: LabHost): HostPaths {
   const dir = path.join(labDir, 'hosts', host.name);
-  const fs = (mountPoint: string) => path.join(dir, 'fs', mountPoint.replace(/^\//, '').replaceAll('/', '_'));
+  const fs = (mountPoint: string) =>
+    path.join(dir, 'fs', mountPoint.replace(/^\//, '').replaceAll('/', '_'));
   return {
     dir,
     fs,
@@ -60,7 +69,8 @@ export function renderSshdConfig(host: LabHost, p: HostPaths): string {
 /** Runs inside the host's fresh namespaces: private mounts, then dockerd, then sshd. */
 export function renderInitScript(host: LabHost, p: HostPaths): string {
   const lines = ['#!/bin/bash', 'set -eu', `hostname ${quote([host.name])}`];
-  for (const dir of PRIVATE_DIRS) lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
+  for (const dir of PRIVATE_DIRS)
+    lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
   lines.push(
     'mkdir -p /run/sshd',
     `dockerd --pidfile /run/docker.pid >>${quote([p.dockerdLog])} 2>&1 &`,
@@ -70,14 +80,19 @@ export function renderInitScript(host: LabHost, p: HostPaths): string {
   return lines.join('\n');
 }
 
-export async function prepareHostFiles(host: LabHost, p: HostPaths, clientPublicKey: string): Promise<void> {
+export async function prepareHostFiles(
+  host: LabHost,
+  p: HostPaths,
+  clientPublicKey: string,
+): Promise<void> {
   for (const dir of PRIVATE_DIRS) mkdirSync(p.fs(dir), { recursive: true, mode: 0o755 });
   chmodSync(p.fs('/root'), 0o700);
   chmodSync(p.fs('/tmp'), 0o1777);
   const sshDir = path.join(p.fs('/root'), '.ssh');
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(sshDir, 'authorized_keys'), clientPublicKey, { mode: 0o600 });
-  if (!existsSync(p.hostKey)) await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', p.hostKey]);
+  if (!existsSync(p.hostKey))
+    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', p.hostKey]);
   writeFileSync(p.sshdConfig, renderSshdConfig(host, p));
   writeFileSync(p.initScript, renderInitScript(host, p), { mode: 0o755 });
 }
@@ -95,7 +110,17 @@ export function startHost(host: LabHost, p: HostPaths): number {
   try {
     // nsenter --net (not `ip netns exec`, which remounts /sys and breaks dockerd's cgroups).
     return spawnDetached(
-      ['nsenter', `--net=/var/run/netns/${host.netns}`, 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/bash', p.initScript],
+      [
+        'nsenter',
+        `--net=/var/run/netns/${host.netns}`,
+        'unshare',
+        '--mount',
+        '--uts',
+        '--propagation',
+        'private',
+        '/bin/bash',
+        p.initScript,
+      ],
       log,
     );
   } finally {
@@ -112,9 +137,16 @@ export async function stopHost(host: LabHost, p: HostPaths): Promise<void> {
   const pid = sshdPid(p);
   if (pid !== undefined) {
     // Containers live in namespaces of their own; remove them through their engine first.
-    const ids = await run(inHost(pid, ['docker', 'ps', '-aq']), { allowFailure: true, timeoutMs: 20_000 });
+    const ids = await run(inHost(pid, ['docker', 'ps', '-aq']), {
+      allowFailure: true,
+      timeoutMs: 20_000,
+    });
     const list = ids.code === 0 ? ids.stdout.split(/\s+/).filter(Boolean) : [];
-    if (list.length) await run(inHost(pid, ['docker', 'rm', '-f', ...list]), { allowFailure: true, timeoutMs: 60_000 });
+    if (list.length)
+      await run(inHost(pid, ['docker', 'rm', '-f', ...list]), {
+        allowFailure: true,
+        timeoutMs: 60_000,
+      });
   }
   const dockerd = readPidFile(p.dockerPid);
   if (dockerd !== undefined) {
@@ -162,7 +194,8 @@ export async function stopSshd(host: LabHost): Promise<void> {
 /** Start sshd again inside the host's namespaces (entered through its dockerd). */
 export function startSshd(host: LabHost, p: HostPaths): number {
   const dockerd = readPidFile(p.dockerPid);
-  if (dockerd === undefined) throw new Error(`${host.name}: dockerd is not running; the host is gone`);
+  if (dockerd === undefined)
+    throw new Error(`${host.name}: dockerd is not running; the host is gone`);
   const log = openSync(p.initLog, 'a');
   try {
     return spawnDetached(inHost(dockerd, ['/usr/sbin/sshd', '-D', '-e', '-f', p.sshdConfig]), log);

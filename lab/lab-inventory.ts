@@ -1,7 +1,13 @@
 // The lab writes an inventory in exactly the format operators write for real hosts.
 import { stringify } from 'yaml';
 import type { InventoryInput } from '../src/config/inventory';
-import { CONTROL_PLANE_LB_PORT, DATA_PLANE_LB_PORT, ECHO_PORT, GATEWAY_IP, type LabHost } from './layout';
+import {
+  CONTROL_PLANE_LB_PORT,
+  DATA_PLANE_LB_PORT,
+  ECHO_PORT,
+  GATEWAY_IP,
+  type LabHost,
+} from './layout';
 
 export interface LabArtifactRefs {
   controlPlaneBundle: { path: string; sha256: string };

@@ -1,13 +1,40 @@
 // `api7-ha lab up | status | down`: several real hosts on one machine (LAB-RECIPE.md).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { labDir as defaultLabDir } from '../src/paths';
 import { run, waitFor } from '../src/util/exec';
-import { GATEWAY_IP, HAPROXY_STATS_PORT, labHosts, NETNS_PREFIX, PRIVATE_DIRS, type LabHost } from './layout';
-import { bridgePresent, ensureBridge, ensureHostNetwork, removeBridge, removeHostNetwork } from './network';
+import {
+  GATEWAY_IP,
+  HAPROXY_STATS_PORT,
+  labHosts,
+  NETNS_PREFIX,
+  PRIVATE_DIRS,
+  type LabHost,
+} from './layout';
+import {
+  bridgePresent,
+  ensureBridge,
+  ensureHostNetwork,
+  removeBridge,
+  removeHostNetwork,
+} from './network';
 import { hostPaths, hostPublicKey, prepareHostFiles, sshdPid, startHost, stopHost } from './hosts';
-import { ensureEcho, ensureHaproxy, renderHaproxyConfig, servicePaths, stopService } from './services';
+import {
+  ensureEcho,
+  ensureHaproxy,
+  renderHaproxyConfig,
+  servicePaths,
+  stopService,
+} from './services';
 import { labInventory, renderLabInventory, type LabArtifactRefs } from './lab-inventory';
 import { readPidFile } from '../src/util/exec';
 
@@ -48,7 +75,8 @@ export function labPaths(dir = defaultLabDir): LabPaths {
 }
 
 function requireRoot() {
-  if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, mounts, dockerd)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the lab needs root (network namespaces, mounts, dockerd)');
 }
 
 function readState(p: LabPaths): LabState | undefined {
@@ -57,9 +85,21 @@ function readState(p: LabPaths): LabState | undefined {
 
 export function sshArgs(p: LabPaths, host: LabHost, user = 'root'): string[] {
   return [
-    'ssh', '-i', p.privateKey,
-    '-o', `UserKnownHostsFile=${p.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR',
+    'ssh',
+    '-i',
+    p.privateKey,
+    '-o',
+    `UserKnownHostsFile=${p.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=3',
+    '-o',
+    'LogLevel=ERROR',
     `${user}@${host.address}`,
   ];
 }
@@ -76,16 +116,31 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
   const previous = readState(p);
   const count = opts.hosts ?? previous?.hostCount ?? 5;
   if (previous && previous.hostCount !== count)
-    throw new Error(`the lab already has ${previous.hostCount} hosts; run \`api7-ha lab down\` before asking for ${count}`);
+    throw new Error(
+      `the lab already has ${previous.hostCount} hosts; run \`api7-ha lab down\` before asking for ${count}`,
+    );
   const hosts = labHosts(count);
   const artifacts = await opts.artifacts();
 
   mkdirSync(path.dirname(p.privateKey), { recursive: true, mode: 0o700 });
   mkdirSync(p.secrets, { recursive: true, mode: 0o700 });
-  if (!existsSync(p.privateKey)) await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'api7-ha-lab', '-f', p.privateKey]);
+  if (!existsSync(p.privateKey))
+    await run([
+      'ssh-keygen',
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      'api7-ha-lab',
+      '-f',
+      p.privateKey,
+    ]);
   for (const secret of ['dashboard-password', 'dashboard-token-secret']) {
     const file = path.join(p.secrets, secret);
-    if (!existsSync(file)) writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
+    if (!existsSync(file))
+      writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
 
   const state: LabState = previous ?? {
@@ -122,7 +177,12 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
     hosts.map((host) =>
       waitFor(
         `${host.name}'s sshd and Docker engine`,
-        async () => (await run([...sshArgs(p, host), 'docker', 'info', '--format', '{{.ID}}'], { allowFailure: true })).code === 0,
+        async () =>
+          (
+            await run([...sshArgs(p, host), 'docker', 'info', '--format', '{{.ID}}'], {
+              allowFailure: true,
+            })
+          ).code === 0,
         60_000,
         500,
       ),
@@ -131,10 +191,26 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
 
   const sp = servicePaths(p.dir);
   ensureEcho(sp, opts.echoScript);
-  ensureHaproxy(sp, renderHaproxyConfig(hosts, { dashboard: 9000, gatewayHttp: 80, gatewayMetrics: 9091 }));
-  await waitFor('HAProxy', async () => (await run(['curl', '-fsS', '-o', '/dev/null', `http://${GATEWAY_IP}:${HAPROXY_STATS_PORT}/stats`], { allowFailure: true })).code === 0, 10_000);
+  ensureHaproxy(
+    sp,
+    renderHaproxyConfig(hosts, { dashboard: 9000, gatewayHttp: 80, gatewayMetrics: 9091 }),
+  );
+  await waitFor(
+    'HAProxy',
+    async () =>
+      (
+        await run(
+          ['curl', '-fsS', '-o', '/dev/null', `http://${GATEWAY_IP}:${HAPROXY_STATS_PORT}/stats`],
+          { allowFailure: true },
+        )
+      ).code === 0,
+    10_000,
+  );
 
-  writeFileSync(p.inventory, renderLabInventory(labInventory({ hosts, hostKeyFingerprints: fingerprints, artifacts })));
+  writeFileSync(
+    p.inventory,
+    renderLabInventory(labInventory({ hosts, hostKeyFingerprints: fingerprints, artifacts })),
+  );
   log(`lab is up: ${hosts.length} hosts; inventory at ${p.inventory}`);
   return { inventory: p.inventory, hosts };
 }
@@ -148,14 +224,36 @@ export interface HostStatus {
   containers: string;
 }
 
-export async function labStatus(labDir?: string): Promise<{ up: boolean; hosts: HostStatus[]; haproxy: boolean; echo: boolean; inventory?: string }> {
+export async function labStatus(
+  labDir?: string,
+): Promise<{
+  up: boolean;
+  hosts: HostStatus[];
+  haproxy: boolean;
+  echo: boolean;
+  inventory?: string;
+}> {
   const p = labPaths(labDir);
   const state = readState(p);
   if (!state) return { up: false, hosts: [], haproxy: false, echo: false };
   const sp = servicePaths(p.dir);
   const hosts = await Promise.all(
     labHosts(state.hostCount).map(async (host): Promise<HostStatus> => {
-      const r = await run([...sshArgs(p, host), 'docker', 'info', '--format', '{{.ID}}', '&&', 'docker', 'ps', '--format', '{{.Names}}'], { allowFailure: true, timeoutMs: 15_000 });
+      const r = await run(
+        [
+          ...sshArgs(p, host),
+          'docker',
+          'info',
+          '--format',
+          '{{.ID}}',
+          '&&',
+          'docker',
+          'ps',
+          '--format',
+          '{{.Names}}',
+        ],
+        { allowFailure: true, timeoutMs: 15_000 },
+      );
       const [engineId = '', ...names] = r.stdout.trim().split('\n');
       return {
         name: host.name,
@@ -174,7 +272,9 @@ export async function labStatus(labDir?: string): Promise<{ up: boolean; hosts: 
 }
 
 /** Remove everything the lab made and nothing else. Safe to run twice. */
-export async function labDown(opts: { labDir?: string; log?: (msg: string) => void } = {}): Promise<void> {
+export async function labDown(
+  opts: { labDir?: string; log?: (msg: string) => void } = {},
+): Promise<void> {
   requireRoot();
   const log = opts.log ?? (() => {});
   const p = labPaths(opts.labDir);
@@ -184,7 +284,10 @@ export async function labDown(opts: { labDir?: string; log?: (msg: string) => vo
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(NETNS_PREFIX));
-  const count = Math.max(state?.hostCount ?? 0, ...listed.map((n) => Number(n.slice(NETNS_PREFIX.length + 2)) || 0));
+  const count = Math.max(
+    state?.hostCount ?? 0,
+    ...listed.map((n) => Number(n.slice(NETNS_PREFIX.length + 2)) || 0),
+  );
   const hosts = count ? labHosts(Math.max(count, 3)).slice(0, count) : [];
   const sp = servicePaths(p.dir);
   stopService(sp.haproxyPid);
@@ -205,7 +308,11 @@ export async function labDown(opts: { labDir?: string; log?: (msg: string) => vo
       /* not empty or gone: leave it */
     }
   }
-  if (state?.createdNetnsDir && existsSync('/run/netns') && readdirSync('/run/netns').length === 0) {
+  if (
+    state?.createdNetnsDir &&
+    existsSync('/run/netns') &&
+    readdirSync('/run/netns').length === 0
+  ) {
     await run(['umount', '/run/netns'], { allowFailure: true });
     rmdirSync('/run/netns');
   }

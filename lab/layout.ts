@@ -38,7 +38,8 @@ export interface LabHost {
  * ha3 etcd, ha4, ha5 gateway. Fewer hosts double up; more add gateways.
  */
 export function labHosts(count: number): LabHost[] {
-  if (!Number.isInteger(count) || count < 3 || count > 20) throw new Error('--hosts must be a whole number from 3 to 20');
+  if (!Number.isInteger(count) || count < 3 || count > 20)
+    throw new Error('--hosts must be a whole number from 3 to 20');
   const firstGateway = Math.min(3, count - 2);
   return Array.from({ length: count }, (_, i) => {
     const roles: Role[] = [];

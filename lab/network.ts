@@ -7,7 +7,19 @@ const ok = async (argv: string[]) => (await run(argv, { allowFailure: true })).c
 
 export const vethName = (host: LabHost) => `a7v-${host.name}`;
 
-const forwardRule = ['FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', IPTABLES_COMMENT, '-j', 'ACCEPT'];
+const forwardRule = [
+  'FORWARD',
+  '-i',
+  BRIDGE,
+  '-o',
+  BRIDGE,
+  '-m',
+  'comment',
+  '--comment',
+  IPTABLES_COMMENT,
+  '-j',
+  'ACCEPT',
+];
 
 export async function ensureBridge(): Promise<void> {
   if (!(await ok(['ip', 'link', 'show', BRIDGE]))) {
@@ -15,19 +27,35 @@ export async function ensureBridge(): Promise<void> {
     await run(['ip', 'addr', 'add', `${GATEWAY_IP}/${PREFIX_LEN}`, 'dev', BRIDGE]);
   }
   await run(['ip', 'link', 'set', BRIDGE, 'up']);
-  if (!(await ok(['iptables', '-C', ...forwardRule]))) await run(['iptables', '-I', ...forwardRule]);
+  if (!(await ok(['iptables', '-C', ...forwardRule])))
+    await run(['iptables', '-I', ...forwardRule]);
 }
 
 export async function ensureHostNetwork(host: LabHost): Promise<void> {
-  const netnsExists = (await run(['ip', 'netns', 'list'])).stdout.split('\n').some((l) => l.split(' ')[0] === host.netns);
+  const netnsExists = (await run(['ip', 'netns', 'list'])).stdout
+    .split('\n')
+    .some((l) => l.split(' ')[0] === host.netns);
   if (!netnsExists) await run(['ip', 'netns', 'add', host.netns]);
   const inNs = (...args: string[]) => ['ip', '-n', host.netns, ...args];
   if (!(await ok(['ip', 'link', 'show', vethName(host)]))) {
-    await run(['ip', 'link', 'add', vethName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns]);
+    await run([
+      'ip',
+      'link',
+      'add',
+      vethName(host),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      host.netns,
+    ]);
   }
   await run(['ip', 'link', 'set', vethName(host), 'master', BRIDGE, 'up']);
   const addrs = (await run(inNs('-4', 'addr', 'show', 'dev', 'eth0'))).stdout;
-  if (!addrs.includes(`${host.address}/`)) await run(inNs('addr', 'add', `${host.address}/${PREFIX_LEN}`, 'dev', 'eth0'));
+  if (!addrs.includes(`${host.address}/`))
+    await run(inNs('addr', 'add', `${host.address}/${PREFIX_LEN}`, 'dev', 'eth0'));
   await run(inNs('link', 'set', 'lo', 'up'));
   await run(inNs('link', 'set', 'eth0', 'up'));
   await run(inNs('route', 'replace', 'default', 'via', GATEWAY_IP));
@@ -40,13 +68,16 @@ export async function netnsPids(host: LabHost): Promise<number[]> {
 }
 
 export async function removeHostNetwork(host: LabHost): Promise<void> {
-  if (await ok(['ip', 'link', 'show', vethName(host)])) await run(['ip', 'link', 'del', vethName(host)]);
+  if (await ok(['ip', 'link', 'show', vethName(host)]))
+    await run(['ip', 'link', 'del', vethName(host)]);
   const listed = (await run(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
-  if (listed.split('\n').some((l) => l.split(' ')[0] === host.netns)) await run(['ip', 'netns', 'del', host.netns]);
+  if (listed.split('\n').some((l) => l.split(' ')[0] === host.netns))
+    await run(['ip', 'netns', 'del', host.netns]);
 }
 
 export async function removeBridge(): Promise<void> {
-  while (await ok(['iptables', '-C', ...forwardRule])) await run(['iptables', '-D', ...forwardRule]);
+  while (await ok(['iptables', '-C', ...forwardRule]))
+    await run(['iptables', '-D', ...forwardRule]);
   if (await ok(['ip', 'link', 'show', BRIDGE])) await run(['ip', 'link', 'del', BRIDGE]);
 }
 

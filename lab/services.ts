@@ -112,7 +112,18 @@ export function ensureHaproxy(p: ServicePaths, config: string): void {
 
 export function ensureEcho(p: ServicePaths, echoScript: string): void {
   if (readPidFile(p.echoPid) !== undefined) return;
-  startLogged([process.execPath, echoScript, '--listen', `${GATEWAY_IP}:${ECHO_PORT}`, '--name', 'lab-upstream'], p.echoLog, p.echoPid);
+  startLogged(
+    [
+      process.execPath,
+      echoScript,
+      '--listen',
+      `${GATEWAY_IP}:${ECHO_PORT}`,
+      '--name',
+      'lab-upstream',
+    ],
+    p.echoLog,
+    p.echoPid,
+  );
 }
 
 export function stopService(pidFile: string): void {

@@ -18,29 +18,47 @@ const int = (name: string) => (v: string) => {
 
 export function buildProgram(): Command {
   const program = new Command('api7-ha')
-    .description('Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.')
+    .description(
+      'Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.',
+    )
     .showHelpAfterError();
 
   program
     .command('up')
-    .description('the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)')
+    .description(
+      'the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)',
+    )
     .addOption(new Option('--hosts <n>', 'number of lab hosts').argParser(int('--hosts')))
     .action(async (o) => (await import('./cli/up.js')).upCommand(o));
 
   program
     .command('server')
-    .description('run the embedded Temporal dev server (gRPC :7233, Web UI :8233, history in .data/temporal.db)')
+    .description(
+      'run the embedded Temporal dev server (gRPC :7233, Web UI :8233, history in .data/temporal.db)',
+    )
     .option('--detach', 'run in the background and return once it answers')
     .option('--stop', 'stop a background server')
     .option('--db-file <path>', 'SQLite file that keeps history across restarts')
     .option('--ip <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'gRPC port', int('--port'), 7233)
     .option('--ui-port <port>', 'Web UI port', int('--ui-port'), 8233)
-    .action(async (o) => (o.stop ? stopServer() : startServer({ detach: o.detach, dbFile: o.dbFile, ip: o.ip, port: o.port, uiPort: o.uiPort })));
+    .action(async (o) =>
+      o.stop
+        ? stopServer()
+        : startServer({
+            detach: o.detach,
+            dbFile: o.dbFile,
+            ip: o.ip,
+            port: o.port,
+            uiPort: o.uiPort,
+          }),
+    );
 
   program
     .command('worker')
-    .description('run a worker on task queue api7-ha (connection from TEMPORAL_* variables or temporal.toml)')
+    .description(
+      'run a worker on task queue api7-ha (connection from TEMPORAL_* variables or temporal.toml)',
+    )
     .option('--detach', 'run in the background')
     .option('--stop', 'stop a background worker')
     .action((o) => workerCommand(o));
@@ -50,20 +68,31 @@ export function buildProgram(): Command {
     .description('deploy the cluster an inventory describes (workflow deploy-<cluster>)')
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .option('-f, --follow', 'show live per-host progress and wait for the result')
-    .option('--replace-etcd', 'replace an etcd container whose settings differ (keeps its data directory)')
+    .option(
+      '--replace-etcd',
+      'replace an etcd container whose settings differ (keeps its data directory)',
+    )
     .action(async (o) => void (await (await deployCli()).deployCommand(o)));
   program
     .command('plan')
-    .description('print per host every command and file a deploy would run or write; touches nothing')
+    .description(
+      'print per host every command and file a deploy would run or write; touches nothing',
+    )
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
-    .addOption(new Option('--compose <flavor>', 'compose flavor to show').choices(['plugin', 'standalone']).default('plugin'))
+    .addOption(
+      new Option('--compose <flavor>', 'compose flavor to show')
+        .choices(['plugin', 'standalone'])
+        .default('plugin'),
+    )
     .option('--json', 'machine-readable output')
     .action(async (o) => (await import('./cli/plan.js')).planCommand(o));
   program
     .command('status <cluster>')
     .description('phase and per-host progress of the latest deploy of a cluster')
     .option('--json', 'machine-readable output')
-    .action(async (cluster: string, o) => (await deployCli()).statusCommand(cluster, Boolean(o.json)));
+    .action(async (cluster: string, o) =>
+      (await deployCli()).statusCommand(cluster, Boolean(o.json)),
+    );
   program
     .command('cancel <cluster>')
     .description('cancel the running deploy of a cluster')
@@ -76,26 +105,49 @@ export function buildProgram(): Command {
   };
   const verifyOptions = (cmd: Command) =>
     cmd
-      .option('--drills <list>', 'drills to run, comma-separated: data-plane,control-plane,etcd', 'data-plane,control-plane,etcd')
-      .option('--rate <n>', 'probe requests per second through the load balancer during a fault', float('--rate'))
+      .option(
+        '--drills <list>',
+        'drills to run, comma-separated: data-plane,control-plane,etcd',
+        'data-plane,control-plane,etcd',
+      )
+      .option(
+        '--rate <n>',
+        'probe requests per second through the load balancer during a fault',
+        float('--rate'),
+      )
       .option('--hold <seconds>', 'how long each fault lasts', float('--hold'))
       .option('--data-plane-host <host>', 'gateway host to stop (default: rotates between runs)')
       .option('--control-plane-host <host>', 'dashboard host to stop (default: rotates)')
       .option('--etcd-host <host>', 'etcd host to stop (default: rotates)')
-      .option('--max-failed-ratio <ratio>', 'tolerance: failed share of probe requests, e.g. 0.001 = 0.1 %', float('--max-failed-ratio'))
-      .option('--max-recovery <seconds>', 'tolerance: time from restore to healthy', float('--max-recovery'));
+      .option(
+        '--max-failed-ratio <ratio>',
+        'tolerance: failed share of probe requests, e.g. 0.001 = 0.1 %',
+        float('--max-failed-ratio'),
+      )
+      .option(
+        '--max-recovery <seconds>',
+        'tolerance: time from restore to healthy',
+        float('--max-recovery'),
+      );
   verifyOptions(
     program
       .command('verify')
-      .description("run the guide's three failure drills now and report a verdict (or show the last one)")
+      .description(
+        "run the guide's three failure drills now and report a verdict (or show the last one)",
+      )
       .option('-i, --inventory <file>', 'inventory YAML')
-      .option('--last <cluster>', 'show the latest finished verification of a cluster instead of running one')
+      .option(
+        '--last <cluster>',
+        'show the latest finished verification of a cluster instead of running one',
+      )
       .option('-f, --follow', 'wait, show progress, print the report table')
       .option('--json <file>', 'also write the journal as JSON')
       .option('--markdown <file>', 'also write the report as Markdown'),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
 
-  const schedule = program.command('schedule').description('run verifyHA on a Temporal Schedule (overlap policy: skip)');
+  const schedule = program
+    .command('schedule')
+    .description('run verifyHA on a Temporal Schedule (overlap policy: skip)');
   verifyOptions(
     schedule
       .command('create')
@@ -109,7 +161,9 @@ export function buildProgram(): Command {
     .command('list')
     .option('--json', 'machine-readable output')
     .action(async (o) => (await import('./cli/schedule.js')).scheduleList(Boolean(o.json)));
-  schedule.command('describe <cluster>').action(async (c: string) => (await import('./cli/schedule.js')).scheduleDescribe(c));
+  schedule
+    .command('describe <cluster>')
+    .action(async (c: string) => (await import('./cli/schedule.js')).scheduleDescribe(c));
   for (const action of ['pause', 'unpause', 'trigger', 'delete'] as const)
     schedule
       .command(`${action} <cluster>`)
@@ -123,15 +177,21 @@ export function buildProgram(): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .action((o) => checkInventory(o.inventory));
 
-  const lab = program.command('lab').description('the test lab: several real hosts (sshd + Docker) on this machine; needs root');
+  const lab = program
+    .command('lab')
+    .description('the test lab: several real hosts (sshd + Docker) on this machine; needs root');
   lab
     .command('build')
-    .description('build the lab artifacts: etcd image tarball and vendor bundles with stand-in images')
+    .description(
+      'build the lab artifacts: etcd image tarball and vendor bundles with stand-in images',
+    )
     .option('--force', 'rebuild even when up to date')
     .action(async (o) => void (await (await labCli()).buildArtifacts(o.force)));
   lab
     .command('up')
-    .description('start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml')
+    .description(
+      'start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml',
+    )
     .addOption(new Option('--hosts <n>', 'number of hosts (ha1..haN)').argParser(int('--hosts')))
     .action(async (o) => console.log(await (await labCli()).labUpCommand(o.hosts)));
   lab
@@ -139,7 +199,10 @@ export function buildProgram(): Command {
     .description('show the lab hosts and their Docker engines')
     .option('--json', 'machine-readable output')
     .action(async (o) => (await labCli()).labStatusCommand(Boolean(o.json)));
-  lab.command('down').description('remove everything the lab made').action(async () => (await labCli()).labDownCommand());
+  lab
+    .command('down')
+    .description('remove everything the lab made')
+    .action(async () => (await labCli()).labDownCommand());
 
   return program;
 }
@@ -148,7 +211,11 @@ if (require.main === module || process.argv[1]?.endsWith('api7-ha')) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((e: unknown) => {
-      console.error(e instanceof InventoryError ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(
+        e instanceof InventoryError
+          ? e.message
+          : `error: ${e instanceof Error ? e.message : String(e)}`,
+      );
       process.exit(1);
     });
 }

@@ -40,7 +40,11 @@ export function secret(input: DeployInput, ref: string, field: string): string {
   }
 }
 
-export async function withHost<T>(input: DeployInput, hostName: string, fn: (ssh: SshSession) => Promise<T>): Promise<T> {
+export async function withHost<T>(
+  input: DeployInput,
+  hostName: string,
+  fn: (ssh: SshSession) => Promise<T>,
+): Promise<T> {
   let session: SshSession | undefined;
   const ticker = keepHeartbeating();
   try {
@@ -102,7 +106,12 @@ export function activityLog(msg: string): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll inside an activity, heartbeating, until check() gives a value or time runs out. */
-export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 500): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -114,7 +123,10 @@ export async function pollUntil<T>(what: string, check: () => Promise<T | undefi
       last = e instanceof Error ? e.message : String(e);
     }
     heartbeat();
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`,
+      );
     await sleep(intervalMs);
   }
 }

@@ -14,18 +14,26 @@ export async function dashboardLogin(input: DeployInput): Promise<DashboardClien
   const inv = input.inventory;
   const api = new DashboardClient(inv.loadBalancers.controlPlane);
   try {
-    await api.login(inv.dashboard.username, secret(input, inv.dashboard.password, 'dashboard.password'));
+    await api.login(
+      inv.dashboard.username,
+      secret(input, inv.dashboard.password, 'dashboard.password'),
+    );
   } catch (e) {
     // Wrong credentials stay wrong; say which fields to check (never the values).
     if (e instanceof DashboardApiError && (e.status === 401 || e.status === 403))
-      throw ApplicationFailure.nonRetryable(`the dashboard refused the login of dashboard.username "${inv.dashboard.username}": check dashboard.username and dashboard.password`, 'LoginRefused');
+      throw ApplicationFailure.nonRetryable(
+        `the dashboard refused the login of dashboard.username "${inv.dashboard.username}": check dashboard.username and dashboard.password`,
+        'LoginRefused',
+      );
     throw e;
   }
   return api;
 }
 
 /** Find the gateway cluster by name through the control-plane load balancer, or create it. */
-export async function ensureGatewayCluster(input: DeployInput): Promise<{ id: string; created: boolean }> {
+export async function ensureGatewayCluster(
+  input: DeployInput,
+): Promise<{ id: string; created: boolean }> {
   const name = input.inventory.dashboard.gatewayClusterName;
   const fixed = input.inventory.dashboard.gatewayClusterId;
   return pollUntil(
@@ -35,7 +43,10 @@ export async function ensureGatewayCluster(input: DeployInput): Promise<{ id: st
       const clusters = await api.clusters();
       if (fixed) {
         if (clusters.some((c) => c.id === fixed)) return { id: fixed, created: false };
-        throw ApplicationFailure.nonRetryable(`dashboard.gatewayClusterId: the dashboard has no gateway cluster ${fixed}`, 'InventoryError');
+        throw ApplicationFailure.nonRetryable(
+          `dashboard.gatewayClusterId: the dashboard has no gateway cluster ${fixed}`,
+          'InventoryError',
+        );
       }
       const found = clusters.find((c) => c.name === name);
       if (found) return { id: found.id, created: false };
@@ -47,26 +58,41 @@ export async function ensureGatewayCluster(input: DeployInput): Promise<{ id: st
 }
 
 export async function gatewayMetrics(address: string, port: number): Promise<string> {
-  const r = await httpRequest(`http://${address}:${port}/apisix/prometheus/metrics`, { timeoutMs: 2000 });
+  const r = await httpRequest(`http://${address}:${port}/apisix/prometheus/metrics`, {
+    timeoutMs: 2000,
+  });
   if (r.status !== 200) throw new Error(`metrics answered HTTP ${r.status}`);
   return r.body;
 }
 
 export const etcdReachable = (metrics: string) => /^apisix_etcd_reachable\s+1\b/m.test(metrics);
 
-export async function startGateway(input: DeployInput, hostName: string, flavor: ComposeFlavor, clusterId: string): Promise<StepResult> {
+export async function startGateway(
+  input: DeployInput,
+  hostName: string,
+  flavor: ComposeFlavor,
+  clusterId: string,
+): Promise<StepResult> {
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   const dir = gatewayDir(inv);
   const secrets = {
-    etcdPassword: inv.etcd.auth.enabled && inv.etcd.auth.password ? secret(input, inv.etcd.auth.password, 'etcd.auth.password') : undefined,
+    etcdPassword:
+      inv.etcd.auth.enabled && inv.etcd.auth.password
+        ? secret(input, inv.etcd.auth.password, 'etcd.auth.password')
+        : undefined,
   };
   return withHost(input, hostName, async (ssh) => {
-    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) => renderGatewayConfig(inv, clusterId, secrets, current));
+    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) =>
+      renderGatewayConfig(inv, clusterId, secrets, current),
+    );
     const up = await composeUp(ssh, flavor, dir, GATEWAY_SERVICE, configChanged);
     await pollUntil(
       `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
-      async () => (etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort)) ? true : undefined),
+      async () =>
+        etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort))
+          ? true
+          : undefined,
       90_000,
     );
     return {
@@ -103,7 +129,9 @@ export async function proveTraffic(input: DeployInput, clusterId: string): Promi
   const api = await dashboardLogin(input);
   const current = await api.getRoute(clusterId, route.id).catch(() => undefined);
   const same =
-    current?.uri === route.uri && current.host === route.host && JSON.stringify(current.upstream?.nodes) === JSON.stringify(route.upstream.nodes);
+    current?.uri === route.uri &&
+    current.host === route.host &&
+    JSON.stringify(current.upstream?.nodes) === JSON.stringify(route.upstream.nodes);
   if (!same) await api.putRoute(clusterId, route);
   let attempts = 0;
   const url = new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString();
@@ -120,7 +148,16 @@ export async function proveTraffic(input: DeployInput, clusterId: string): Promi
   try {
     parsed = JSON.parse(answer.body);
   } catch {
-    throw ApplicationFailure.nonRetryable(`the data plane answered ${url} with something that is not the upstream's JSON: ${answer.body.slice(0, 200)}`, 'ProofFailed');
+    throw ApplicationFailure.nonRetryable(
+      `the data plane answered ${url} with something that is not the upstream's JSON: ${answer.body.slice(0, 200)}`,
+      'ProofFailed',
+    );
   }
-  return { routeChanged: !same, route: `${inv.smokeTest.host}${inv.smokeTest.uri}`, status: answer.status, attempts, answer: parsed.url ?? answer.body.slice(0, 200) };
+  return {
+    routeChanged: !same,
+    route: `${inv.smokeTest.host}${inv.smokeTest.uri}`,
+    status: answer.status,
+    attempts,
+    answer: parsed.url ?? answer.body.slice(0, 200),
+  };
 }

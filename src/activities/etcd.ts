@@ -1,20 +1,35 @@
 // Phases 5-6: start each etcd member with the guide's `docker run`, then wait for quorum.
 import { ApplicationFailure } from '@temporalio/common';
-import { etcdConfigHash, etcdEndpoints, etcdMembers, etcdRunArgv, inspectArgv, parseInspect } from '../commands/etcd';
+import {
+  etcdConfigHash,
+  etcdEndpoints,
+  etcdMembers,
+  etcdRunArgv,
+  inspectArgv,
+  parseInspect,
+} from '../commands/etcd';
 import { stagedPath } from '../commands/layout';
 import { clusterHealth, type ClusterHealth, type EtcdAccess } from '../etcd/health';
 import { pollUntil, secret, withHost, type DeployInput, type StepResult } from './context';
 import type { SshSession } from '../ssh/session';
 
-export async function ensureImage(ssh: SshSession, image: string, tarball?: string): Promise<boolean> {
-  if ((await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])).code === 0) return false;
+export async function ensureImage(
+  ssh: SshSession,
+  image: string,
+  tarball?: string,
+): Promise<boolean> {
+  if ((await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])).code === 0)
+    return false;
   if (!tarball) {
     await ssh.exec(['docker', 'pull', image]);
     return true;
   }
   await ssh.exec(['docker', 'load', '-i', tarball]);
   if ((await ssh.execRaw(['docker', 'image', 'inspect', image])).code !== 0)
-    throw ApplicationFailure.nonRetryable(`${ssh.target.name}: ${tarball} did not contain image ${image}`, 'ArtifactError');
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${tarball} did not contain image ${image}`,
+      'ArtifactError',
+    );
   return true;
 }
 
@@ -23,12 +38,21 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
   const name = inv.etcd.containerName;
   const want = etcdConfigHash(inv, hostName);
   return withHost(input, hostName, async (ssh) => {
-    const loaded = await ensureImage(ssh, inv.etcd.image, inv.etcd.imageTarball && stagedPath(inv.etcd.imageTarball));
+    const loaded = await ensureImage(
+      ssh,
+      inv.etcd.image,
+      inv.etcd.imageTarball && stagedPath(inv.etcd.imageTarball),
+    );
     const inspected = await ssh.execRaw(inspectArgv(name));
     if (inspected.code === 0) {
       const c = parseInspect(inspected.stdout);
       if (c.configHash === want) {
-        if (c.running) return { host: hostName, changed: loaded, detail: `container ${name} already running with these settings` };
+        if (c.running)
+          return {
+            host: hostName,
+            changed: loaded,
+            detail: `container ${name} already running with these settings`,
+          };
         await ssh.exec(['docker', 'start', name]);
         return { host: hostName, changed: true, detail: `started existing container ${name}` };
       }
@@ -41,7 +65,11 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
       await ssh.exec(['docker', 'rm', '-f', name]);
     }
     await ssh.exec(etcdRunArgv(inv, hostName));
-    return { host: hostName, changed: true, detail: `started etcd member on ${hostName} (${want})` };
+    return {
+      host: hostName,
+      changed: true,
+      detail: `started etcd member on ${hostName} (${want})`,
+    };
   });
 }
 
@@ -49,11 +77,17 @@ export function etcdAccess(input: DeployInput): EtcdAccess {
   const a = input.inventory.etcd.auth;
   return {
     endpoints: etcdEndpoints(input.inventory),
-    auth: a.enabled && a.password ? { username: a.username, password: secret(input, a.password, 'etcd.auth.password') } : undefined,
+    auth:
+      a.enabled && a.password
+        ? { username: a.username, password: secret(input, a.password, 'etcd.auth.password') }
+        : undefined,
   };
 }
 
-export async function waitForQuorum(input: DeployInput, timeoutMs = 120_000): Promise<ClusterHealth> {
+export async function waitForQuorum(
+  input: DeployInput,
+  timeoutMs = 120_000,
+): Promise<ClusterHealth> {
   const access = etcdAccess(input);
   const names = etcdMembers(input.inventory).map((m) => m.name);
   let last: ClusterHealth | undefined;

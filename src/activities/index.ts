@@ -6,7 +6,15 @@ import { shipArtifacts } from './ship';
 import { startEtcdMember, waitForQuorum } from './etcd';
 import { loadImages, startDashboard } from './control-plane';
 import { ensureGatewayCluster, proveTraffic, startGateway } from './data-plane';
-import { checkExclusion, etcdDrillChecks, probeLoadBalancer, startComponent, steadyState, stopComponent, waitRecovered } from './verify';
+import {
+  checkExclusion,
+  etcdDrillChecks,
+  probeLoadBalancer,
+  startComponent,
+  steadyState,
+  stopComponent,
+  waitRecovered,
+} from './verify';
 
 export const deployActivities = {
   validateDeploy,

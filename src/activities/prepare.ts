@@ -18,6 +18,10 @@ export async function prepareHost(input: DeployInput, hostName: string): Promise
     const missing: string[] = [];
     for (const d of dirs) if ((await ssh.execRaw(['test', '-d', d])).code !== 0) missing.push(d);
     if (missing.length) await ssh.exec(['mkdir', '-p', ...missing]);
-    return { host: hostName, changed: missing.length > 0, detail: missing.length ? `created ${missing.join(' ')}` : 'directories present' };
+    return {
+      host: hostName,
+      changed: missing.length > 0,
+      detail: missing.length ? `created ${missing.join(' ')}` : 'directories present',
+    };
   });
 }

@@ -29,7 +29,14 @@ async function remoteSize(sftp: SFTPWrapper, file: string): Promise<number> {
 }
 
 /** Append local bytes from `offset` to the remote file, heartbeating progress. */
-function appendFrom(sftp: SFTPWrapper, local: string, remote: string, offset: number, total: number, label: string): Promise<number> {
+function appendFrom(
+  sftp: SFTPWrapper,
+  local: string,
+  remote: string,
+  offset: number,
+  total: number,
+  label: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const source = createReadStream(local, { start: offset, highWaterMark: 256 * 1024 });
     const sink = sftp.createWriteStream(remote, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
@@ -50,19 +57,29 @@ function appendFrom(sftp: SFTPWrapper, local: string, remote: string, offset: nu
   });
 }
 
-async function shipOne(ssh: SshSession, sftp: SFTPWrapper, input: DeployInput, a: FileArtifact): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
+async function shipOne(
+  ssh: SshSession,
+  sftp: SFTPWrapper,
+  input: DeployInput,
+  a: FileArtifact,
+): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
   const local = localFile(a.path, input.baseDir);
   const remote = stagedPath(a);
-  if ((await remoteSha256(ssh, remote)) === a.sha256) return { remote, action: 'present', bytes: 0 };
+  if ((await remoteSha256(ssh, remote)) === a.sha256)
+    return { remote, action: 'present', bytes: 0 };
   const total = (await stat(local)).size;
   const partial = `${remote}.part`;
   let offset = await remoteSize(sftp, partial);
   if (offset > total) offset = 0; // a different file was there: start over
-  const bytes = await ssh.watch(appendFrom(sftp, local, partial, offset, total, path.basename(remote)));
+  const bytes = await ssh.watch(
+    appendFrom(sftp, local, partial, offset, total, path.basename(remote)),
+  );
   const got = await remoteSha256(ssh, partial);
   if (got !== a.sha256) {
     await ssh.execRaw(['rm', '-f', partial]);
-    throw new Error(`${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`);
+    throw new Error(
+      `${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`,
+    );
   }
   await ssh.exec(['mv', '-f', partial, remote]);
   return { remote, action: offset > 0 ? 'resumed' : 'uploaded', bytes };

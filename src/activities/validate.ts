@@ -22,27 +22,44 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function checkArtifact(input: DeployInput, field: string, a: FileArtifact, problems: string[]): Promise<void> {
+async function checkArtifact(
+  input: DeployInput,
+  field: string,
+  a: FileArtifact,
+  problems: string[],
+): Promise<void> {
   const file = localFile(a.path, input.baseDir);
   try {
-    if (!(await stat(file)).isFile()) return void problems.push(`${field}.path: ${file} is not a file`);
+    if (!(await stat(file)).isFile())
+      return void problems.push(`${field}.path: ${file} is not a file`);
   } catch {
     return void problems.push(`${field}.path: ${file} does not exist`);
   }
   const actual = await sha256File(file);
-  if (actual !== a.sha256) problems.push(`${field}.sha256: ${file} has sha256 ${actual}, the inventory says ${a.sha256}`);
+  if (actual !== a.sha256)
+    problems.push(`${field}.sha256: ${file} has sha256 ${actual}, the inventory says ${a.sha256}`);
 }
 
-async function checkBundleLayout(input: DeployInput, field: string, a: FileArtifact, needs: string[], problems: string[]) {
+async function checkBundleLayout(
+  input: DeployInput,
+  field: string,
+  a: FileArtifact,
+  needs: string[],
+  problems: string[],
+) {
   const file = localFile(a.path, input.baseDir);
   const listing = await run(['tar', '-tzf', file], { allowFailure: true });
-  if (listing.code !== 0) return void problems.push(`${field}.path: ${file} is not a readable .tar.gz`);
+  if (listing.code !== 0)
+    return void problems.push(`${field}.path: ${file} is not a readable .tar.gz`);
   const entries = listing.stdout.split('\n').map((l) => l.replace(/^\.\//, ''));
   const top = bundleTopDir(a);
   // Directories may be listed only through the files in them.
   const has = (p: string) => entries.some((e) => e === p || e.startsWith(`${p}/`));
   for (const need of needs)
-    if (!has(`${top}/${need}`)) problems.push(`${field}.path: ${path.basename(file)} has no ${top}/${need} (is it the vendor bundle?)`);
+    if (!has(`${top}/${need}`))
+      problems.push(
+        `${field}.path: ${path.basename(file)} has no ${top}/${need} (is it the vendor bundle?)`,
+      );
 }
 
 export interface ValidateResult {
@@ -63,14 +80,18 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
   try {
     inv = validateInventory(input.inventory);
   } catch (e) {
-    if (e instanceof InventoryError) throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
+    if (e instanceof InventoryError)
+      throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
     throw e;
   }
   const problems: string[] = [];
   // References must resolve now; the values are dropped at once.
   const refs: Array<[string, string | undefined]> = [
     ['ssh.privateKey', inv.ssh.privateKey],
-    ...inv.hosts.map((h, i): [string, string | undefined] => [`hosts[${i}].ssh.privateKey`, h.ssh?.privateKey]),
+    ...inv.hosts.map((h, i): [string, string | undefined] => [
+      `hosts[${i}].ssh.privateKey`,
+      h.ssh?.privateKey,
+    ]),
     ['dashboard.password', inv.dashboard.password],
     ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
     ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],
@@ -85,10 +106,23 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
   }
   await checkArtifact(input, 'dashboard.bundle', inv.dashboard.bundle, problems);
   await checkArtifact(input, 'gateway.bundle', inv.gateway.bundle, problems);
-  if (inv.etcd.imageTarball) await checkArtifact(input, 'etcd.imageTarball', inv.etcd.imageTarball, problems);
+  if (inv.etcd.imageTarball)
+    await checkArtifact(input, 'etcd.imageTarball', inv.etcd.imageTarball, problems);
   if (!problems.length) {
-    await checkBundleLayout(input, 'dashboard.bundle', inv.dashboard.bundle, ['docker-compose.yaml', 'dashboard_conf', 'images'], problems);
-    await checkBundleLayout(input, 'gateway.bundle', inv.gateway.bundle, ['docker-compose.yaml', 'gateway_conf', 'images'], problems);
+    await checkBundleLayout(
+      input,
+      'dashboard.bundle',
+      inv.dashboard.bundle,
+      ['docker-compose.yaml', 'dashboard_conf', 'images'],
+      problems,
+    );
+    await checkBundleLayout(
+      input,
+      'gateway.bundle',
+      inv.gateway.bundle,
+      ['docker-compose.yaml', 'gateway_conf', 'images'],
+      problems,
+    );
   }
   // Mutual exclusion with the drills: a deploy never starts while a verification runs.
   const verifying = await runningRuns(await sharedClient(), 'verifyHA', inv.cluster);
@@ -98,6 +132,9 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
       'VerificationRunning',
     );
   if (problems.length)
-    throw ApplicationFailure.nonRetryable(`the inventory cannot be deployed:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InventoryError');
+    throw ApplicationFailure.nonRetryable(
+      `the inventory cannot be deployed:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      'InventoryError',
+    );
   return { warnings: inventoryWarnings(inv) };
 }

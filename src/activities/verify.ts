@@ -6,21 +6,35 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { composeArgv } from '../commands/compose';
 import { etcdMembers } from '../commands/etcd';
-import { composeProject, dashboardDir, findHost, gatewayDir, hostsWithRole } from '../commands/layout';
+import {
+  composeProject,
+  dashboardDir,
+  findHost,
+  gatewayDir,
+  hostsWithRole,
+} from '../commands/layout';
 import { clusterHealth, memberHealth } from '../etcd/health';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { httpRequest } from '../util/http';
 import type { DrillName, ProbeStats } from '../workflows/journal';
 import { heartbeat, keepHeartbeating, pollUntil, withHost, type DeployInput } from './context';
 import { DASHBOARD_READY_LINE, DASHBOARD_SERVICE } from './control-plane';
-import { dashboardLogin, etcdReachable, gatewayMetrics, GATEWAY_SERVICE, smokeRoute } from './data-plane';
+import {
+  dashboardLogin,
+  etcdReachable,
+  gatewayMetrics,
+  GATEWAY_SERVICE,
+  smokeRoute,
+} from './data-plane';
 import { etcdAccess } from './etcd';
 import type { ComposeFlavor } from '../commands/compose';
 
 const problemText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
-async function composeFlavor(ssh: Parameters<Parameters<typeof withHost>[2]>[0]): Promise<ComposeFlavor> {
+async function composeFlavor(
+  ssh: Parameters<Parameters<typeof withHost>[2]>[0],
+): Promise<ComposeFlavor> {
   return (await ssh.execRaw(['docker', 'compose', 'version'])).code === 0 ? 'plugin' : 'standalone';
 }
 
@@ -30,7 +44,11 @@ export async function findGatewayClusterId(input: DeployInput): Promise<string> 
   if (inv.dashboard.gatewayClusterId) return inv.dashboard.gatewayClusterId;
   const api = await dashboardLogin(input);
   const found = (await api.clusters()).find((c) => c.name === inv.dashboard.gatewayClusterName);
-  if (!found) throw ApplicationFailure.nonRetryable(`no gateway cluster "${inv.dashboard.gatewayClusterName}" in the dashboard: deploy first`, 'NotDeployed');
+  if (!found)
+    throw ApplicationFailure.nonRetryable(
+      `no gateway cluster "${inv.dashboard.gatewayClusterName}" in the dashboard: deploy first`,
+      'NotDeployed',
+    );
   return found.id;
 }
 
@@ -45,7 +63,9 @@ export async function checkExclusion(cluster: string, selfWorkflowId: string): P
   const client = await sharedClient();
   const deploys = await runningRuns(client, 'deployHA', cluster);
   const verifies = await runningRuns(client, 'verifyHA', cluster, selfWorkflowId);
-  const previousRuns = (await client.workflow.count(`WorkflowType = 'verifyHA' AND Api7Cluster = '${cluster}'`)).count - 1;
+  const previousRuns =
+    (await client.workflow.count(`WorkflowType = 'verifyHA' AND Api7Cluster = '${cluster}'`))
+      .count - 1;
   const blockedBy = deploys.length
     ? `a deploy of ${cluster} is running (${deploys.join(', ')}); drills never run during a deploy`
     : verifies.length
@@ -65,10 +85,22 @@ async function dashboardRunning(input: DeployInput, hostName: string): Promise<s
   const host = findHost(inv, hostName);
   const dir = dashboardDir(inv);
   return withHost(input, hostName, async (ssh) => {
-    const r = await ssh.execRaw(['docker', 'ps', '-q', '--filter', `label=com.docker.compose.project=${composeProject(dir)}`, '--filter', `label=com.docker.compose.service=${DASHBOARD_SERVICE}`]);
+    const r = await ssh.execRaw([
+      'docker',
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${composeProject(dir)}`,
+      '--filter',
+      `label=com.docker.compose.service=${DASHBOARD_SERVICE}`,
+    ]);
     if (!r.stdout.trim()) return `dashboard on ${hostName} is not running`;
-    const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, { timeoutMs: 2000 }).catch((e: unknown) => ({ status: 0, body: problemText(e) }));
-    return ping.status === 200 && ping.body.trim() === 'pong' ? undefined : `dashboard on ${hostName} does not answer /ping`;
+    const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, {
+      timeoutMs: 2000,
+    }).catch((e: unknown) => ({ status: 0, body: problemText(e) }));
+    return ping.status === 200 && ping.body.trim() === 'pong'
+      ? undefined
+      : `dashboard on ${hostName} does not answer /ping`;
   });
 }
 
@@ -76,9 +108,15 @@ async function gatewayServing(input: DeployInput, hostName: string): Promise<str
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   try {
-    if (!etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort))) return `gateway on ${hostName} reports apisix_etcd_reachable 0`;
-    const r = await httpRequest(`http://${host.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`, { headers: { host: inv.smokeTest.host }, timeoutMs: 3000 });
-    return r.status === 200 ? undefined : `gateway on ${hostName} answers the test route with HTTP ${r.status}`;
+    if (!etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort)))
+      return `gateway on ${hostName} reports apisix_etcd_reachable 0`;
+    const r = await httpRequest(
+      `http://${host.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`,
+      { headers: { host: inv.smokeTest.host }, timeoutMs: 3000 },
+    );
+    return r.status === 200
+      ? undefined
+      : `gateway on ${hostName} answers the test route with HTTP ${r.status}`;
   } catch (e) {
     return `gateway on ${hostName} is not serving: ${problemText(e)}`;
   }
@@ -90,10 +128,15 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
   const ticker = keepHeartbeating();
   try {
     const problems: string[] = [];
-    const etcd = await clusterHealth(etcdAccess(input), etcdMembers(inv).map((m) => m.name));
+    const etcd = await clusterHealth(
+      etcdAccess(input),
+      etcdMembers(inv).map((m) => m.name),
+    );
     problems.push(...etcd.problems.map((p) => `etcd: ${p}`));
     for (const h of hostsWithRole(inv, 'control-plane')) {
-      const p = await dashboardRunning(input, h.name).catch((e: unknown) => `${h.name}: ${problemText(e)}`);
+      const p = await dashboardRunning(input, h.name).catch(
+        (e: unknown) => `${h.name}: ${problemText(e)}`,
+      );
       if (p) problems.push(p);
     }
     for (const h of hostsWithRole(inv, 'data-plane')) {
@@ -120,15 +163,27 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
 async function dataPlaneOnce(input: DeployInput, agent?: http.Agent): Promise<string | undefined> {
   const inv = input.inventory;
   const url = new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString();
-  const r = await httpRequest(url, { headers: { host: inv.smokeTest.host }, timeoutMs: 3000, agent });
+  const r = await httpRequest(url, {
+    headers: { host: inv.smokeTest.host },
+    timeoutMs: 3000,
+    agent,
+  });
   return r.status === 200 ? undefined : `HTTP ${r.status}`;
 }
 
 export type Component = 'gateway' | 'dashboard' | 'etcd';
-export const componentOf: Record<DrillName, Component> = { 'data-plane': 'gateway', 'control-plane': 'dashboard', etcd: 'etcd' };
+export const componentOf: Record<DrillName, Component> = {
+  'data-plane': 'gateway',
+  'control-plane': 'dashboard',
+  etcd: 'etcd',
+};
 
 /** The guide's fault: `docker compose down` in the bundle directory, or `docker stop etcd`. */
-export async function stopComponent(input: DeployInput, hostName: string, component: Component): Promise<string> {
+export async function stopComponent(
+  input: DeployInput,
+  hostName: string,
+  component: Component,
+): Promise<string> {
   const inv = input.inventory;
   return withHost(input, hostName, async (ssh) => {
     if (component === 'etcd') {
@@ -142,7 +197,11 @@ export async function stopComponent(input: DeployInput, hostName: string, compon
 }
 
 /** Undo stopComponent (idempotent: starting a running component changes nothing). */
-export async function startComponent(input: DeployInput, hostName: string, component: Component): Promise<string> {
+export async function startComponent(
+  input: DeployInput,
+  hostName: string,
+  component: Component,
+): Promise<string> {
   const inv = input.inventory;
   return withHost(input, hostName, async (ssh) => {
     if (component === 'etcd') {
@@ -151,7 +210,9 @@ export async function startComponent(input: DeployInput, hostName: string, compo
     }
     const dir = component === 'gateway' ? gatewayDir(inv) : dashboardDir(inv);
     const service = component === 'gateway' ? GATEWAY_SERVICE : DASHBOARD_SERVICE;
-    await ssh.exec(composeArgv(await composeFlavor(ssh), dir, composeProject(dir), ['up', '-d', service]));
+    await ssh.exec(
+      composeArgv(await composeFlavor(ssh), dir, composeProject(dir), ['up', '-d', service]),
+    );
     return `docker compose up -d in ${dir}`;
   });
 }
@@ -165,7 +226,13 @@ function percentile(sorted: number[], p: number): number {
  * Probe a load balancer at `rate` requests per second for `durationMs`: the data plane
  * with the test route, the control plane with login + read routes. Cancellable.
  */
-export async function probeLoadBalancer(input: DeployInput, target: 'data-plane' | 'control-plane', rate: number, durationMs: number, clusterId: string): Promise<ProbeStats> {
+export async function probeLoadBalancer(
+  input: DeployInput,
+  target: 'data-plane' | 'control-plane',
+  rate: number,
+  durationMs: number,
+  clusterId: string,
+): Promise<ProbeStats> {
   const ctx = Context.current();
   const latencies: number[] = [];
   const errors = new Map<string, number>();
@@ -207,7 +274,10 @@ export async function probeLoadBalancer(input: DeployInput, target: 'data-plane'
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
-    target: target === 'data-plane' ? `GET ${input.inventory.smokeTest.host}${input.inventory.smokeTest.uri} via ${input.inventory.loadBalancers.dataPlane}` : `login + read routes via ${input.inventory.loadBalancers.controlPlane}`,
+    target:
+      target === 'data-plane'
+        ? `GET ${input.inventory.smokeTest.host}${input.inventory.smokeTest.uri} via ${input.inventory.loadBalancers.dataPlane}`
+        : `login + read routes via ${input.inventory.loadBalancers.controlPlane}`,
     requests: latencies.length,
     failures,
     failedRatio: latencies.length ? failures / latencies.length : 1,
@@ -219,10 +289,21 @@ export async function probeLoadBalancer(input: DeployInput, target: 'data-plane'
 }
 
 /** Wait until the restored component is healthy again; returns how long that took. */
-export async function waitRecovered(input: DeployInput, hostName: string, component: Component, timeoutMs: number): Promise<number> {
+export async function waitRecovered(
+  input: DeployInput,
+  hostName: string,
+  component: Component,
+  timeoutMs: number,
+): Promise<number> {
   const t0 = Date.now();
   const host = findHost(input.inventory, hostName);
-  if (component === 'gateway') await pollUntil(`the gateway on ${hostName} to serve again`, async () => ((await gatewayServing(input, hostName)) ? undefined : true), timeoutMs, 250);
+  if (component === 'gateway')
+    await pollUntil(
+      `the gateway on ${hostName} to serve again`,
+      async () => ((await gatewayServing(input, hostName)) ? undefined : true),
+      timeoutMs,
+      250,
+    );
   else if (component === 'dashboard')
     await pollUntil(
       `the dashboard on ${hostName} to log its ready line and answer /ping`,
@@ -230,7 +311,18 @@ export async function waitRecovered(input: DeployInput, hostName: string, compon
         const p = await dashboardRunning(input, hostName);
         if (p) return undefined;
         return withHost(input, hostName, async (ssh) => {
-          const id = (await ssh.exec(['docker', 'ps', '-q', '--filter', `label=com.docker.compose.project=${composeProject(dashboardDir(input.inventory))}`])).trim().split('\n')[0] ?? '';
+          const id =
+            (
+              await ssh.exec([
+                'docker',
+                'ps',
+                '-q',
+                '--filter',
+                `label=com.docker.compose.project=${composeProject(dashboardDir(input.inventory))}`,
+              ])
+            )
+              .trim()
+              .split('\n')[0] ?? '';
           const logs = await ssh.execRaw(['docker', 'logs', id]);
           return (logs.stdout + logs.stderr).includes(DASHBOARD_READY_LINE) ? true : undefined;
         });
@@ -240,7 +332,12 @@ export async function waitRecovered(input: DeployInput, hostName: string, compon
     );
   else {
     const endpoint = `${host.address}:${input.inventory.etcd.clientPort}`;
-    await pollUntil(`etcd on ${hostName} to rejoin and catch up`, async () => ((await etcdCaughtUp(input, endpoint)) ? true : undefined), timeoutMs, 250);
+    await pollUntil(
+      `etcd on ${hostName} to rejoin and catch up`,
+      async () => ((await etcdCaughtUp(input, endpoint)) ? true : undefined),
+      timeoutMs,
+      250,
+    );
   }
   return Date.now() - t0;
 }
@@ -252,7 +349,8 @@ async function etcdCaughtUp(input: DeployInput, endpoint: string): Promise<boole
   if (!me.healthy || !me.leader || me.leader === '0') return false;
   // Every member healthy, at the same revision, with the same backend hash.
   const members = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));
-  if (members.some((m) => !m.healthy) || new Set(members.map((m) => m.revision)).size !== 1) return false;
+  if (members.some((m) => !m.healthy) || new Set(members.map((m) => m.revision)).size !== 1)
+    return false;
   const hashes = await Promise.all(access.endpoints.map((e) => backendHash(e)));
   return new Set(hashes).size === 1;
 }
@@ -268,7 +366,8 @@ async function backendHash(endpoint: string): Promise<string> {
     signal: AbortSignal.timeout(3000),
   });
   const body = (await res.json()) as { hash?: number | string };
-  if (!res.ok || body.hash === undefined) throw new Error(`hash of ${endpoint}: HTTP ${res.status}`);
+  if (!res.ok || body.hash === undefined)
+    throw new Error(`hash of ${endpoint}: HTTP ${res.status}`);
   return String(body.hash);
 }
 
@@ -282,19 +381,32 @@ export interface EtcdDrillChecks {
 }
 
 /** While one member is down: write and read a route via the control plane; gateways pick it up. */
-export async function etcdDrillChecks(input: DeployInput, clusterId: string, downHost: string, timeoutMs: number): Promise<EtcdDrillChecks> {
+export async function etcdDrillChecks(
+  input: DeployInput,
+  clusterId: string,
+  downHost: string,
+  timeoutMs: number,
+): Promise<EtcdDrillChecks> {
   const inv = input.inventory;
   const ticker = keepHeartbeating();
   const routeId = `api7-ha-drill-${randomUUID().slice(0, 8)}`;
   const drillHost = `${routeId}.verify.test`;
-  const out: EtcdDrillChecks = { routeWritten: false, routeReadBack: false, gatewaysRouted: false, healthyMembers: 0, leader: false, problems: [] };
+  const out: EtcdDrillChecks = {
+    routeWritten: false,
+    routeReadBack: false,
+    gatewaysRouted: false,
+    healthyMembers: 0,
+    leader: false,
+    problems: [],
+  };
   try {
     const access = etcdAccess(input);
     const health = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));
     out.healthyMembers = health.filter((m) => m.healthy).length;
     out.leader = health.some((m) => m.healthy && m.leader && m.leader !== '0');
     const down = `${findHost(inv, downHost).address}:${inv.etcd.clientPort}`;
-    if (health.find((m) => m.endpoint === down)?.healthy) out.problems.push(`the stopped member ${downHost} still answers`);
+    if (health.find((m) => m.endpoint === down)?.healthy)
+      out.problems.push(`the stopped member ${downHost} still answers`);
     const api = await dashboardLogin(input);
     const route = { ...smokeRoute(input), id: routeId, host: drillHost };
     await api.putRoute(clusterId, route);
@@ -303,14 +415,19 @@ export async function etcdDrillChecks(input: DeployInput, clusterId: string, dow
     const url = new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString();
     out.gatewaysRouted = await pollUntil(
       `the gateways to route ${drillHost}`,
-      async () => ((await httpRequest(url, { headers: { host: drillHost }, timeoutMs: 3000 })).status === 200 ? true : undefined),
+      async () =>
+        (await httpRequest(url, { headers: { host: drillHost }, timeoutMs: 3000 })).status === 200
+          ? true
+          : undefined,
       timeoutMs,
       250,
     ).catch((e: unknown) => {
       out.problems.push(problemText(e));
       return false;
     });
-    await api.deleteRoute(clusterId, routeId).catch((e: unknown) => out.problems.push(`could not delete ${routeId}: ${problemText(e)}`));
+    await api
+      .deleteRoute(clusterId, routeId)
+      .catch((e: unknown) => out.problems.push(`could not delete ${routeId}: ${problemText(e)}`));
   } catch (e) {
     out.problems.push(problemText(e));
   } finally {

@@ -28,7 +28,10 @@ export class DashboardClient {
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
-      headers: { 'content-type': 'application/json', ...(this.token ? { authorization: this.token } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(this.token ? { authorization: this.token } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
@@ -40,18 +43,31 @@ export class DashboardClient {
       /* not JSON: reported below */
     }
     if (!res.ok || (json.code !== undefined && json.code !== 0))
-      throw new DashboardApiError(`${method} ${path} via ${this.baseUrl}: HTTP ${res.status} ${json.message ?? text.slice(0, 200)}`, res.status);
+      throw new DashboardApiError(
+        `${method} ${path} via ${this.baseUrl}: HTTP ${res.status} ${json.message ?? text.slice(0, 200)}`,
+        res.status,
+      );
     return json.data as T;
   }
 
   /** The password goes in the request body only; it is never part of an error message. */
   async login(username: string, password: string): Promise<void> {
-    const data = await this.call<{ token: string }>('POST', '/apisix/admin/user/login', { username, password });
+    const data = await this.call<{ token: string }>('POST', '/apisix/admin/user/login', {
+      username,
+      password,
+    });
     this.token = data.token;
   }
 
   async clusters(): Promise<Array<{ id: string; name: string }>> {
-    return (await this.call<{ rows: Array<{ id: string; name: string }> }>('GET', '/apisix/admin/clusters')).rows ?? [];
+    return (
+      (
+        await this.call<{ rows: Array<{ id: string; name: string }> }>(
+          'GET',
+          '/apisix/admin/clusters',
+        )
+      ).rows ?? []
+    );
   }
 
   async createCluster(name: string): Promise<{ id: string; name: string }> {
@@ -59,18 +75,35 @@ export class DashboardClient {
   }
 
   async routes(clusterId: string): Promise<Route[]> {
-    return (await this.call<{ rows: Route[] }>('GET', `/apisix/admin/routes?cluster_id=${encodeURIComponent(clusterId)}`)).rows ?? [];
+    return (
+      (
+        await this.call<{ rows: Route[] }>(
+          'GET',
+          `/apisix/admin/routes?cluster_id=${encodeURIComponent(clusterId)}`,
+        )
+      ).rows ?? []
+    );
   }
 
   async getRoute(clusterId: string, id: string): Promise<Route> {
-    return this.call('GET', `/apisix/admin/routes/${encodeURIComponent(id)}?cluster_id=${encodeURIComponent(clusterId)}`);
+    return this.call(
+      'GET',
+      `/apisix/admin/routes/${encodeURIComponent(id)}?cluster_id=${encodeURIComponent(clusterId)}`,
+    );
   }
 
   async putRoute(clusterId: string, route: Route): Promise<Route> {
-    return this.call('PUT', `/apisix/admin/routes/${encodeURIComponent(route.id)}?cluster_id=${encodeURIComponent(clusterId)}`, route);
+    return this.call(
+      'PUT',
+      `/apisix/admin/routes/${encodeURIComponent(route.id)}?cluster_id=${encodeURIComponent(clusterId)}`,
+      route,
+    );
   }
 
   async deleteRoute(clusterId: string, id: string): Promise<void> {
-    await this.call('DELETE', `/apisix/admin/routes/${encodeURIComponent(id)}?cluster_id=${encodeURIComponent(clusterId)}`);
+    await this.call(
+      'DELETE',
+      `/apisix/admin/routes/${encodeURIComponent(id)}?cluster_id=${encodeURIComponent(clusterId)}`,
+    );
   }
 }

@@ -1,5 +1,9 @@
 // `api7-ha deploy | status | cancel`: start deployHA, follow it, ask how it is going.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+} from '@temporalio/client';
 import pc from 'picocolors';
 import { validateDeploy } from '../activities/validate';
 import type { DeployInput } from '../activities/context';
@@ -17,7 +21,8 @@ export const deployWorkflowId = (cluster: string) => `deploy-${cluster}`;
 /** Failure causes nest (workflow → activity → application); the innermost says what happened. */
 export function rootMessage(e: unknown): string {
   let cur: unknown = e;
-  while (cur instanceof Error && (cur as { cause?: unknown }).cause instanceof Error) cur = (cur as { cause: Error }).cause;
+  while (cur instanceof Error && (cur as { cause?: unknown }).cause instanceof Error)
+    cur = (cur as { cause: Error }).cause;
   return cur instanceof Error ? cur.message : String(cur);
 }
 
@@ -49,7 +54,11 @@ export async function startDeploy(client: Client, input: DeployInput) {
   }
 }
 
-export async function followDeploy(client: Client, workflowId: string, runId?: string): Promise<DeploySummary> {
+export async function followDeploy(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<DeploySummary> {
   const handle = client.workflow.getHandle<typeof deployHA>(workflowId, runId);
   const printer = new ProgressPrinter();
   let done = false;
@@ -77,22 +86,36 @@ export async function followDeploy(client: Client, workflowId: string, runId?: s
 }
 
 export function printDeploySummary(s: DeploySummary, workflowUrl: string): void {
-  console.log(`\n${pc.green('✔')} cluster ${pc.bold(s.cluster)} deployed: gateway cluster id ${s.clusterId}, etcd members ${s.etcdMembers.join(', ')}`);
+  console.log(
+    `\n${pc.green('✔')} cluster ${pc.bold(s.cluster)} deployed: gateway cluster id ${s.clusterId}, etcd members ${s.etcdMembers.join(', ')}`,
+  );
   console.log(`  changes: ${s.changes}, uploaded ${(s.bytesUploaded / 2 ** 20).toFixed(1)} MiB`);
-  console.log(`  proof: GET ${s.proof.route} through the data plane → HTTP ${s.proof.status} from the upstream (${s.proof.answer})`);
+  console.log(
+    `  proof: GET ${s.proof.route} through the data plane → HTTP ${s.proof.status} from the upstream (${s.proof.answer})`,
+  );
   for (const w of s.warnings) console.log(pc.yellow(`  warning: ${w}`));
   console.log(`\n  Temporal UI:           ${workflowUrl}`);
   console.log(`  control-plane LB:      ${s.loadBalancers.controlPlane}`);
   console.log(`  data-plane LB:         ${s.loadBalancers.dataPlane}`);
   const host = s.proof.route.split('/')[0];
   const uri = s.proof.route.slice(host?.length ?? 0);
-  console.log(`  try it:                curl -H 'Host: ${host}' ${new URL(uri, s.loadBalancers.dataPlane).toString()}`);
+  console.log(
+    `  try it:                curl -H 'Host: ${host}' ${new URL(uri, s.loadBalancers.dataPlane).toString()}`,
+  );
 }
 
-export async function deployCommand(opts: { inventory: string; follow?: boolean; replaceEtcd?: boolean }): Promise<DeploySummary | undefined> {
+export async function deployCommand(opts: {
+  inventory: string;
+  follow?: boolean;
+  replaceEtcd?: boolean;
+}): Promise<DeploySummary | undefined> {
   const loaded = await loadInventory(opts.inventory);
   for (const w of loaded.warnings) console.warn(pc.yellow(`warning: ${w}`));
-  const input: DeployInput = { inventory: loaded.inventory, baseDir: loaded.baseDir, replaceEtcd: opts.replaceEtcd };
+  const input: DeployInput = {
+    inventory: loaded.inventory,
+    baseDir: loaded.baseDir,
+    replaceEtcd: opts.replaceEtcd,
+  };
   // The same checks the workflow starts with, here so bad input fails before anything starts.
   await validateDeploy(input);
   const client = await connectClient();
@@ -105,7 +128,8 @@ export async function deployCommand(opts: { inventory: string; follow?: boolean;
     printDeploySummary(summary, url);
     return summary;
   } catch (e) {
-    if (e instanceof WorkflowFailedError) throw new Error(`deploy of ${loaded.inventory.cluster} failed: ${rootMessage(e)}`);
+    if (e instanceof WorkflowFailedError)
+      throw new Error(`deploy of ${loaded.inventory.cluster} failed: ${rootMessage(e)}`);
     throw e;
   }
 }
@@ -114,7 +138,10 @@ export async function statusCommand(cluster: string, json: boolean): Promise<voi
   const client = await connectClient();
   const handle = client.workflow.getHandle(deployWorkflowId(cluster));
   const desc = await handle.describe().catch(() => undefined);
-  if (!desc) throw new Error(`no deploy of cluster "${cluster}" found (workflow ${deployWorkflowId(cluster)})`);
+  if (!desc)
+    throw new Error(
+      `no deploy of cluster "${cluster}" found (workflow ${deployWorkflowId(cluster)})`,
+    );
   let progress: DeployProgress | undefined;
   try {
     progress = await handle.query<DeployProgress>('progress');
@@ -124,15 +151,34 @@ export async function statusCommand(cluster: string, json: boolean): Promise<voi
   let result: DeploySummary | undefined;
   let failure: string | undefined;
   if (desc.status.name === 'COMPLETED') result = await handle.result();
-  else if (desc.status.name !== 'RUNNING') await handle.result().catch((e: unknown) => (failure = rootMessage(e)));
+  else if (desc.status.name !== 'RUNNING')
+    await handle.result().catch((e: unknown) => (failure = rootMessage(e)));
   if (json) {
-    console.log(JSON.stringify({ workflowId: desc.workflowId, runId: desc.runId, status: desc.status.name, progress, result, failure }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          workflowId: desc.workflowId,
+          runId: desc.runId,
+          status: desc.status.name,
+          progress,
+          result,
+          failure,
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
-  console.log(`${desc.workflowId}: ${desc.status.name} (started ${desc.startTime.toISOString()})\n  ${uiUrl(client, desc.workflowId, desc.runId)}`);
+  console.log(
+    `${desc.workflowId}: ${desc.status.name} (started ${desc.startTime.toISOString()})\n  ${uiUrl(client, desc.workflowId, desc.runId)}`,
+  );
   if (progress) console.log(progressTable(progress));
   if (failure) console.log(pc.red(`failed: ${failure}`));
-  if (result) console.log(`gateway cluster ${result.clusterId}; proof ${result.proof.route} → HTTP ${result.proof.status}`);
+  if (result)
+    console.log(
+      `gateway cluster ${result.clusterId}; proof ${result.proof.route} → HTTP ${result.proof.status}`,
+    );
 }
 
 export async function cancelCommand(cluster: string): Promise<void> {

@@ -13,8 +13,19 @@ const colour: Record<string, (s: string) => string> = {
 };
 
 export function progressTable(p: DeployProgress): string {
-  const table = new Table({ head: ['host', 'roles', 'step', 'status', 'detail'], wordWrap: true, colWidths: [8, 26, 12, 10, 60] });
-  for (const [name, h] of Object.entries(p.hosts)) table.push([name, h.roles.join(', '), h.step, (colour[h.status] ?? String)(h.status), h.detail]);
+  const table = new Table({
+    head: ['host', 'roles', 'step', 'status', 'detail'],
+    wordWrap: true,
+    colWidths: [8, 26, 12, 10, 60],
+  });
+  for (const [name, h] of Object.entries(p.hosts))
+    table.push([
+      name,
+      h.roles.join(', '),
+      h.step,
+      (colour[h.status] ?? String)(h.status),
+      h.detail,
+    ]);
   return `phase: ${pc.bold(p.phase)}  (${p.phasesDone.join(' → ') || 'starting'})\n${table.toString()}`;
 }
 

@@ -41,10 +41,22 @@ export async function labStatusCommand(json: boolean): Promise<void> {
   } else if (!status.hosts.length) {
     console.log('the lab is down');
   } else {
-    const table = new Table({ head: ['host', 'address', 'roles', 'sshd', 'docker engine', 'containers'] });
-    for (const h of status.hosts) table.push([h.name, h.address, h.roles, h.sshd ? 'up' : 'DOWN', h.engineId || 'DOWN', h.containers]);
+    const table = new Table({
+      head: ['host', 'address', 'roles', 'sshd', 'docker engine', 'containers'],
+    });
+    for (const h of status.hosts)
+      table.push([
+        h.name,
+        h.address,
+        h.roles,
+        h.sshd ? 'up' : 'DOWN',
+        h.engineId || 'DOWN',
+        h.containers,
+      ]);
     console.log(table.toString());
-    console.log(`load balancers (HAProxy): ${status.haproxy ? 'up' : 'DOWN'}   echo upstream: ${status.echo ? 'up' : 'DOWN'}`);
+    console.log(
+      `load balancers (HAProxy): ${status.haproxy ? 'up' : 'DOWN'}   echo upstream: ${status.echo ? 'up' : 'DOWN'}`,
+    );
     if (status.inventory) console.log(`inventory: ${status.inventory}`);
   }
   if (!status.up) process.exitCode = 1;

@@ -7,16 +7,31 @@ import type { Inventory } from '../config/inventory';
 import { run } from '../util/exec';
 
 /** Read a config file out of a local bundle (empty when the bundle is not there yet). */
-async function fromBundle(bundle: Inventory['dashboard']['bundle'], baseDir: string, inner: string): Promise<string | undefined> {
-  const r = await run(['tar', '-xzOf', localFile(bundle.path, baseDir), `${bundleTopDir(bundle)}/${inner}`], { allowFailure: true });
+async function fromBundle(
+  bundle: Inventory['dashboard']['bundle'],
+  baseDir: string,
+  inner: string,
+): Promise<string | undefined> {
+  const r = await run(
+    ['tar', '-xzOf', localFile(bundle.path, baseDir), `${bundleTopDir(bundle)}/${inner}`],
+    { allowFailure: true },
+  );
   return r.code === 0 ? r.stdout : undefined;
 }
 
-export async function planCommand(opts: { inventory: string; json?: boolean; compose?: 'plugin' | 'standalone' }): Promise<void> {
+export async function planCommand(opts: {
+  inventory: string;
+  json?: boolean;
+  compose?: 'plugin' | 'standalone';
+}): Promise<void> {
   const { inventory, baseDir, warnings } = await loadInventory(opts.inventory);
   for (const w of warnings) console.warn(`warning: ${w}`);
   const vendor: VendorFiles = {
-    dashboardConf: await fromBundle(inventory.dashboard.bundle, baseDir, 'dashboard_conf/conf.yaml'),
+    dashboardConf: await fromBundle(
+      inventory.dashboard.bundle,
+      baseDir,
+      'dashboard_conf/conf.yaml',
+    ),
     gatewayConfig: await fromBundle(inventory.gateway.bundle, baseDir, 'gateway_conf/config.yaml'),
   };
   const plan = deployPlan(inventory, baseDir, opts.compose, vendor);

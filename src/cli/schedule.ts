@@ -9,13 +9,22 @@ import { checkVerifyOptions, verifyOptionsFrom, type VerifyCliOptions } from './
 
 export const scheduleId = (cluster: string) => `verify-${cluster}`;
 
-export async function scheduleCreate(o: VerifyCliOptions & { cron?: string; every?: string; paused?: boolean }): Promise<void> {
+export async function scheduleCreate(
+  o: VerifyCliOptions & { cron?: string; every?: string; paused?: boolean },
+): Promise<void> {
   if (!o.inventory) throw new Error('-i <inventory> is required');
-  if (!o.cron === !o.every) throw new Error('give exactly one of --cron "<expr>" or --every <duration>');
+  if (!o.cron === !o.every)
+    throw new Error('give exactly one of --cron "<expr>" or --every <duration>');
   const loaded = await loadInventory(o.inventory);
-  const input: VerifyInput = { inventory: loaded.inventory, baseDir: loaded.baseDir, options: verifyOptionsFrom(o) };
+  const input: VerifyInput = {
+    inventory: loaded.inventory,
+    baseDir: loaded.baseDir,
+    options: verifyOptionsFrom(o),
+  };
   checkVerifyOptions(input);
-  const spec: ScheduleSpec = o.cron ? { cronExpressions: [o.cron] } : { intervals: [{ every: o.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] };
+  const spec: ScheduleSpec = o.cron
+    ? { cronExpressions: [o.cron] }
+    : { intervals: [{ every: o.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] };
   const client = await connectClient();
   const cluster = loaded.inventory.cluster;
   const handle = await client.schedule.create({
@@ -33,14 +42,21 @@ export async function scheduleCreate(o: VerifyCliOptions & { cron?: string; ever
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     state: { paused: Boolean(o.paused), note: `created by api7-ha for ${cluster}` },
   });
-  console.log(`schedule ${handle.scheduleId} created (${o.cron ? `cron ${o.cron}` : `every ${o.every}`}, overlap: skip)`);
+  console.log(
+    `schedule ${handle.scheduleId} created (${o.cron ? `cron ${o.cron}` : `every ${o.every}`}, overlap: skip)`,
+  );
 }
 
 export async function scheduleList(json: boolean): Promise<void> {
   const client = await connectClient();
   const rows: Array<{ id: string; paused: boolean; next?: string; recent?: string }> = [];
   for await (const s of client.schedule.list())
-    rows.push({ id: s.scheduleId, paused: s.state.paused, next: s.info.nextActionTimes[0]?.toISOString(), recent: s.info.recentActions.at(-1)?.takenAt.toISOString() });
+    rows.push({
+      id: s.scheduleId,
+      paused: s.state.paused,
+      next: s.info.nextActionTimes[0]?.toISOString(),
+      recent: s.info.recentActions.at(-1)?.takenAt.toISOString(),
+    });
   if (json) return void console.log(JSON.stringify(rows, null, 2));
   const t = new Table({ head: ['schedule', 'paused', 'next run', 'last run'] });
   for (const r of rows) t.push([r.id, r.paused ? 'yes' : 'no', r.next ?? '-', r.recent ?? '-']);
@@ -50,15 +66,28 @@ export async function scheduleList(json: boolean): Promise<void> {
 export async function scheduleDescribe(cluster: string): Promise<void> {
   const client = await connectClient();
   const d = await client.schedule.getHandle(scheduleId(cluster)).describe();
-  const spec = d.spec.calendars?.length || d.spec.intervals?.length ? JSON.stringify({ calendars: d.spec.calendars, intervals: d.spec.intervals }) : '-';
-  console.log(`${d.scheduleId}: ${d.state.paused ? 'paused' : 'active'}; overlap ${d.policies.overlap}`);
+  const spec =
+    d.spec.calendars?.length || d.spec.intervals?.length
+      ? JSON.stringify({ calendars: d.spec.calendars, intervals: d.spec.intervals })
+      : '-';
+  console.log(
+    `${d.scheduleId}: ${d.state.paused ? 'paused' : 'active'}; overlap ${d.policies.overlap}`,
+  );
   console.log(`  spec: ${spec}`);
   console.log(`  next: ${d.info.nextActionTimes.map((t) => t.toISOString()).join(', ') || '-'}`);
-  for (const a of d.info.recentActions) console.log(`  ran ${a.takenAt.toISOString()}: ${a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''}`);
-  console.log(`  verdicts: api7-ha verify --last ${cluster}, or the UI with Api7Cluster = "${cluster}" AND WorkflowType = "verifyHA"`);
+  for (const a of d.info.recentActions)
+    console.log(
+      `  ran ${a.takenAt.toISOString()}: ${a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''}`,
+    );
+  console.log(
+    `  verdicts: api7-ha verify --last ${cluster}, or the UI with Api7Cluster = "${cluster}" AND WorkflowType = "verifyHA"`,
+  );
 }
 
-export async function scheduleAction(cluster: string, action: 'pause' | 'unpause' | 'trigger' | 'delete'): Promise<void> {
+export async function scheduleAction(
+  cluster: string,
+  action: 'pause' | 'unpause' | 'trigger' | 'delete',
+): Promise<void> {
   const client = await connectClient();
   const handle = client.schedule.getHandle(scheduleId(cluster));
   if (action === 'pause') await handle.pause('paused with api7-ha');

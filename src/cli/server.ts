@@ -22,7 +22,9 @@ async function serverAnswers(address: string): Promise<boolean> {
 
 export async function startServer(opts: DevServerOptions & { detach?: boolean }): Promise<void> {
   if (!existsSync(temporalBinary))
-    throw new Error(`the Temporal CLI is not at ${temporalBinary}; run scripts/setup.sh (it builds it from source)`);
+    throw new Error(
+      `the Temporal CLI is not at ${temporalBinary}; run scripts/setup.sh (it builds it from source)`,
+    );
   const dbFile = opts.dbFile ?? defaultDbFile();
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const argv = devServerArgv({ ...opts, dbFile });
@@ -30,14 +32,27 @@ export async function startServer(opts: DevServerOptions & { detach?: boolean })
   if (!opts.detach) {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-    await new Promise<void>((resolve) => child.on('exit', (code) => ((process.exitCode = code ?? 0), resolve())));
+    await new Promise<void>((resolve) =>
+      child.on('exit', (code) => ((process.exitCode = code ?? 0), resolve())),
+    );
     return;
   }
   if (daemonPid(SERVER_DAEMON) === undefined) startDaemon(SERVER_DAEMON, argv);
-  await waitFor(`the Temporal dev server at ${address} (log: ${daemonFiles(SERVER_DAEMON).log})`, () => serverAnswers(address), 60_000, 500);
-  console.log(`Temporal dev server running: gRPC ${address}, Web UI http://${opts.ip ?? '127.0.0.1'}:${opts.uiPort ?? 8233}, history in ${dbFile}`);
+  await waitFor(
+    `the Temporal dev server at ${address} (log: ${daemonFiles(SERVER_DAEMON).log})`,
+    () => serverAnswers(address),
+    60_000,
+    500,
+  );
+  console.log(
+    `Temporal dev server running: gRPC ${address}, Web UI http://${opts.ip ?? '127.0.0.1'}:${opts.uiPort ?? 8233}, history in ${dbFile}`,
+  );
 }
 
 export async function stopServer(): Promise<void> {
-  console.log((await stopDaemon(SERVER_DAEMON)) ? 'Temporal dev server stopped' : 'Temporal dev server was not running');
+  console.log(
+    (await stopDaemon(SERVER_DAEMON))
+      ? 'Temporal dev server stopped'
+      : 'Temporal dev server was not running',
+  );
 }

@@ -14,5 +14,7 @@ export async function upCommand(opts: { hosts?: number }): Promise<void> {
   await workerCommand({ detach: true });
   console.log('4/4 deployHA on the lab inventory (watch it in the Temporal UI too)');
   await deployCommand({ inventory, follow: true });
-  console.log('\nStop everything with: api7-ha worker --stop; api7-ha lab down; api7-ha server --stop');
+  console.log(
+    '\nStop everything with: api7-ha worker --stop; api7-ha lab down; api7-ha server --stop',
+  );
 }

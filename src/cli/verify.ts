@@ -9,7 +9,12 @@ import { connectClient } from '../temporal/connection';
 import { clusterRunsQuery } from '../temporal/lookup';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import { sleep } from '../util/exec';
-import { journalMarkdown, type DrillName, type Journal, type VerifyOptions } from '../workflows/journal';
+import {
+  journalMarkdown,
+  type DrillName,
+  type Journal,
+  type VerifyOptions,
+} from '../workflows/journal';
 import type { verifyHA, VerifyInput } from '../workflows/verify';
 import { rootMessage } from './deploy';
 import { uiUrl } from './ui';
@@ -37,7 +42,10 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   if (o.drills) {
     const drills = o.drills.split(',').map((d) => d.trim());
     const bad = drills.filter((d) => !DRILLS.includes(d as DrillName));
-    if (bad.length) throw new Error(`--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`);
+    if (bad.length)
+      throw new Error(
+        `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`,
+      );
     out.drills = drills as DrillName[];
   }
   if (o.rate !== undefined) out.rate = o.rate;
@@ -56,25 +64,64 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
 
 /** Refuse fault hosts that are not in the inventory or lack the role, before anything starts. */
 export function checkVerifyOptions(input: VerifyInput): void {
-  const role: Record<DrillName, string> = { 'data-plane': 'data-plane', 'control-plane': 'control-plane', etcd: 'etcd' };
+  const role: Record<DrillName, string> = {
+    'data-plane': 'data-plane',
+    'control-plane': 'control-plane',
+    etcd: 'etcd',
+  };
   for (const [drill, host] of Object.entries(input.options?.hosts ?? {})) {
     const h = input.inventory.hosts.find((x) => x.name === host);
     if (!h) throw new Error(`--${drill}-host: no host named ${host} in the inventory`);
-    if (!(h.roles as string[]).includes(role[drill as DrillName])) throw new Error(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
+    if (!(h.roles as string[]).includes(role[drill as DrillName]))
+      throw new Error(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
   }
   const o = input.options ?? {};
-  if (o.rate !== undefined && !(o.rate > 0 && o.rate <= 1000)) throw new Error('--rate: must be between 1 and 1000 requests per second');
-  if (o.holdMs !== undefined && !(o.holdMs >= 1000 && o.holdMs <= 3_600_000)) throw new Error('--hold: must be between 1 and 3600 seconds');
+  if (o.rate !== undefined && !(o.rate > 0 && o.rate <= 1000))
+    throw new Error('--rate: must be between 1 and 1000 requests per second');
+  if (o.holdMs !== undefined && !(o.holdMs >= 1000 && o.holdMs <= 3_600_000))
+    throw new Error('--hold: must be between 1 and 3600 seconds');
 }
 
 export function journalTable(j: Journal): string {
-  const t = new Table({ head: ['drill', 'host', 'verdict', 'requests', 'failed', 'p50', 'p95', 'p99', 'recovery', 'restored'] });
+  const t = new Table({
+    head: [
+      'drill',
+      'host',
+      'verdict',
+      'requests',
+      'failed',
+      'p50',
+      'p95',
+      'p99',
+      'recovery',
+      'restored',
+    ],
+  });
   const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
-  const colour = (v?: string) => (v === 'passed' ? pc.green(v) : v === 'deviated' ? pc.yellow(v) : v ? pc.red(v) : 'running');
+  const colour = (v?: string) =>
+    v === 'passed' ? pc.green(v) : v === 'deviated' ? pc.yellow(v) : v ? pc.red(v) : 'running';
   for (const d of j.drills)
-    t.push([d.drill, d.host, colour(d.verdict), d.probe?.requests ?? '-', d.probe ? `${d.probe.failures} (${(d.probe.failedRatio * 100).toFixed(2)} %)` : '-', ms(d.probe?.p50Ms), ms(d.probe?.p95Ms), ms(d.probe?.p99Ms), ms(d.recoveryMs), d.restored ? 'yes' : pc.red('NO')]);
-  const notes = j.drills.filter((d) => d.reasons.length).map((d) => `  ${d.drill}: ${d.reasons.join('; ')}`);
-  return [`verification of ${j.cluster}: ${colour(j.verdict)}`, t.toString(), ...notes, j.summary ?? ''].join('\n');
+    t.push([
+      d.drill,
+      d.host,
+      colour(d.verdict),
+      d.probe?.requests ?? '-',
+      d.probe ? `${d.probe.failures} (${(d.probe.failedRatio * 100).toFixed(2)} %)` : '-',
+      ms(d.probe?.p50Ms),
+      ms(d.probe?.p95Ms),
+      ms(d.probe?.p99Ms),
+      ms(d.recoveryMs),
+      d.restored ? 'yes' : pc.red('NO'),
+    ]);
+  const notes = j.drills
+    .filter((d) => d.reasons.length)
+    .map((d) => `  ${d.drill}: ${d.reasons.join('; ')}`);
+  return [
+    `verification of ${j.cluster}: ${colour(j.verdict)}`,
+    t.toString(),
+    ...notes,
+    j.summary ?? '',
+  ].join('\n');
 }
 
 function writeReports(j: Journal, o: VerifyCliOptions) {
@@ -93,10 +140,14 @@ export async function startVerify(client: Client, input: VerifyInput) {
 }
 
 async function showLast(client: Client, cluster: string, o: VerifyCliOptions) {
-  for await (const w of client.workflow.list({ query: `${clusterRunsQuery('verifyHA', cluster)} AND ExecutionStatus != 'Running'` })) {
+  for await (const w of client.workflow.list({
+    query: `${clusterRunsQuery('verifyHA', cluster)} AND ExecutionStatus != 'Running'`,
+  })) {
     const handle = client.workflow.getHandle<typeof verifyHA>(w.workflowId, w.runId);
     const j = await handle.result().catch(() => undefined);
-    console.log(`${w.workflowId} (${w.status.name}, ${w.startTime.toISOString()})\n  ${uiUrl(client, w.workflowId, w.runId)}`);
+    console.log(
+      `${w.workflowId} (${w.status.name}, ${w.startTime.toISOString()})\n  ${uiUrl(client, w.workflowId, w.runId)}`,
+    );
     if (j) {
       console.log(journalTable(j));
       writeReports(j, o);
@@ -113,13 +164,22 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     await showLast(client, o.last, o);
     return undefined;
   }
-  if (!o.inventory) throw new Error('give -i <inventory> to run a verification, or --last <cluster> to see the latest result');
+  if (!o.inventory)
+    throw new Error(
+      'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
+    );
   const loaded = await loadInventory(o.inventory);
-  const input: VerifyInput = { inventory: loaded.inventory, baseDir: loaded.baseDir, options: verifyOptionsFrom(o) };
+  const input: VerifyInput = {
+    inventory: loaded.inventory,
+    baseDir: loaded.baseDir,
+    options: verifyOptionsFrom(o),
+  };
   checkVerifyOptions(input);
   const client = await connectClient();
   const handle = await startVerify(client, input);
-  console.log(`verification started: workflow ${handle.workflowId}\n  ${uiUrl(client, handle.workflowId, handle.firstExecutionRunId)}`);
+  console.log(
+    `verification started: workflow ${handle.workflowId}\n  ${uiUrl(client, handle.workflowId, handle.firstExecutionRunId)}`,
+  );
   if (!o.follow) return undefined;
   let done = false;
   let lastLine = '';

@@ -11,6 +11,7 @@ export async function workerCommand(opts: { detach?: boolean; stop?: boolean }):
     return;
   }
   if (!opts.detach) return runWorker();
-  if (daemonPid(WORKER_DAEMON) === undefined) startDaemon(WORKER_DAEMON, [process.execPath, path.join(__dirname, '..', 'worker.js')]);
+  if (daemonPid(WORKER_DAEMON) === undefined)
+    startDaemon(WORKER_DAEMON, [process.execPath, path.join(__dirname, '..', 'worker.js')]);
   console.log(`worker running in the background (log: ${daemonFiles(WORKER_DAEMON).log})`);
 }

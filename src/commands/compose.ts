@@ -2,13 +2,34 @@
 // (`docker-compose`), always with an explicit project name so every caller agrees.
 export type ComposeFlavor = 'plugin' | 'standalone';
 
-export function composeArgv(flavor: ComposeFlavor, dir: string, project: string, args: string[]): string[] {
+export function composeArgv(
+  flavor: ComposeFlavor,
+  dir: string,
+  project: string,
+  args: string[],
+): string[] {
   const base = flavor === 'plugin' ? ['docker', 'compose'] : ['docker-compose'];
-  return [...base, '--project-directory', dir, '-f', `${dir}/docker-compose.yaml`, '-p', project, ...args];
+  return [
+    ...base,
+    '--project-directory',
+    dir,
+    '-f',
+    `${dir}/docker-compose.yaml`,
+    '-p',
+    project,
+    ...args,
+  ];
 }
 
 /** Compose labels every container with its project and service; this finds ours. */
 export const composeContainerArgv = (project: string, service: string) => [
-  'docker', 'ps', '-a', '--filter', `label=com.docker.compose.project=${project}`,
-  '--filter', `label=com.docker.compose.service=${service}`, '--format', '{{.ID}}',
+  'docker',
+  'ps',
+  '-a',
+  '--filter',
+  `label=com.docker.compose.project=${project}`,
+  '--filter',
+  `label=com.docker.compose.service=${service}`,
+  '--format',
+  '{{.ID}}',
 ];

@@ -12,34 +12,62 @@ export interface DashboardSecrets {
   etcdPassword?: string;
 }
 
-const HEADER = ' api7-ha manages the keys the HA guide sets (etcd, login); the rest is the vendor default.';
+const HEADER =
+  ' api7-ha manages the keys the HA guide sets (etcd, login); the rest is the vendor default.';
 
 function editable(current: string): Document {
   const doc = parseDocument(current || '{}');
-  const usable = !doc.errors.length && doc.contents !== null && typeof doc.toJS() === 'object' && !Array.isArray(doc.toJS());
+  const usable =
+    !doc.errors.length &&
+    doc.contents !== null &&
+    typeof doc.toJS() === 'object' &&
+    !Array.isArray(doc.toJS());
   const out = usable ? doc : new Document({});
-  if (!current.includes(HEADER)) out.commentBefore = out.commentBefore ? `${HEADER}\n${out.commentBefore}` : HEADER;
+  if (!current.includes(HEADER))
+    out.commentBefore = out.commentBefore ? `${HEADER}\n${out.commentBefore}` : HEADER;
   return out;
 }
 
 /** dashboard_conf/conf.yaml — the guide's `conf.etcd` block, plus the login users and token secret. */
-export function renderDashboardConf(inv: Inventory, secrets: DashboardSecrets, current = ''): string {
+export function renderDashboardConf(
+  inv: Inventory,
+  secrets: DashboardSecrets,
+  current = '',
+): string {
   const doc = editable(current);
   doc.setIn(['conf', 'etcd', 'name'], 'default');
   doc.setIn(['conf', 'etcd', 'endpoints'], etcdEndpoints(inv));
   doc.setIn(['conf', 'etcd', 'enable_auth'], inv.etcd.auth.enabled);
   doc.setIn(['conf', 'etcd', 'username'], inv.etcd.auth.username);
-  doc.setIn(['conf', 'etcd', 'password'], inv.etcd.auth.enabled ? (secrets.etcdPassword ?? '') : '');
-  if (!doc.hasIn(['conf', 'etcd', 'mtls'])) doc.setIn(['conf', 'etcd', 'mtls'], { enable: false, key_file: '', cert_file: '', ca_file: '' });
+  doc.setIn(
+    ['conf', 'etcd', 'password'],
+    inv.etcd.auth.enabled ? (secrets.etcdPassword ?? '') : '',
+  );
+  if (!doc.hasIn(['conf', 'etcd', 'mtls']))
+    doc.setIn(['conf', 'etcd', 'mtls'], {
+      enable: false,
+      key_file: '',
+      cert_file: '',
+      ca_file: '',
+    });
   doc.setIn(['conf', 'etcd', 'prefix'], '/api7');
   doc.setIn(['authentication', 'secret'], secrets.tokenSecret);
-  if (!doc.hasIn(['authentication', 'expire_time'])) doc.setIn(['authentication', 'expire_time'], 3600);
-  doc.setIn(['authentication', 'users'], [{ username: inv.dashboard.username, password: secrets.dashboardPassword }]);
+  if (!doc.hasIn(['authentication', 'expire_time']))
+    doc.setIn(['authentication', 'expire_time'], 3600);
+  doc.setIn(
+    ['authentication', 'users'],
+    [{ username: inv.dashboard.username, password: secrets.dashboardPassword }],
+  );
   return doc.toString();
 }
 
 /** gateway_conf/config.yaml — etcd hosts and the cluster's prefix /api7/<cluster_id>. */
-export function renderGatewayConfig(inv: Inventory, clusterId: string, secrets: { etcdPassword?: string } = {}, current = ''): string {
+export function renderGatewayConfig(
+  inv: Inventory,
+  clusterId: string,
+  secrets: { etcdPassword?: string } = {},
+  current = '',
+): string {
   const doc = editable(current);
   doc.setIn(['etcd', 'host'], etcdEndpoints(inv));
   doc.setIn(['etcd', 'prefix'], `/api7/${clusterId}`);

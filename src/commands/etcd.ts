@@ -23,7 +23,8 @@ export function etcdMembers(inv: Inventory): EtcdMember[] {
 }
 
 /** host:port list, as conf.yaml and config.yaml want it. */
-export const etcdEndpoints = (inv: Inventory) => etcdMembers(inv).map((m) => `${m.host.address}:${inv.etcd.clientPort}`);
+export const etcdEndpoints = (inv: Inventory) =>
+  etcdMembers(inv).map((m) => `${m.host.address}:${inv.etcd.clientPort}`);
 
 export function etcdMember(inv: Inventory, hostName: string): EtcdMember {
   const m = etcdMembers(inv).find((x) => x.host.name === hostName);
@@ -32,7 +33,11 @@ export function etcdMember(inv: Inventory, hostName: string): EtcdMember {
 }
 
 /** The settings of one member, in the guide's order; `existing` joins a running cluster. */
-export function etcdEnvironment(inv: Inventory, hostName: string, clusterState: 'new' | 'existing' = 'new'): string[] {
+export function etcdEnvironment(
+  inv: Inventory,
+  hostName: string,
+  clusterState: 'new' | 'existing' = 'new',
+): string[] {
   const member = etcdMember(inv, hostName);
   const e = inv.etcd;
   const env = [
@@ -43,7 +48,9 @@ export function etcdEnvironment(inv: Inventory, hostName: string, clusterState: 
     `ETCD_ADVERTISE_CLIENT_URLS=${member.clientUrl}`,
     `ETCD_INITIAL_ADVERTISE_PEER_URLS=${member.peerUrl}`,
     `ETCD_INITIAL_CLUSTER_TOKEN=${e.clusterToken}`,
-    `ETCD_INITIAL_CLUSTER=${etcdMembers(inv).map((m) => `${m.name}=${m.peerUrl}`).join(',')}`,
+    `ETCD_INITIAL_CLUSTER=${etcdMembers(inv)
+      .map((m) => `${m.name}=${m.peerUrl}`)
+      .join(',')}`,
     'ETCD_DATA_DIR=/etcd_data',
     'ETCD_ENABLE_V2=true',
   ];
@@ -53,25 +60,54 @@ export function etcdEnvironment(inv: Inventory, hostName: string, clusterState: 
 
 /** A digest of everything that defines the member; stored as a container label. */
 export function etcdConfigHash(inv: Inventory, hostName: string): string {
-  const parts = [inv.etcd.image, inv.etcd.containerName, inv.etcd.dataDir, ...etcdEnvironment(inv, hostName)];
+  const parts = [
+    inv.etcd.image,
+    inv.etcd.containerName,
+    inv.etcd.dataDir,
+    ...etcdEnvironment(inv, hostName),
+  ];
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
-export function etcdRunArgv(inv: Inventory, hostName: string, clusterState: 'new' | 'existing' = 'new'): string[] {
+export function etcdRunArgv(
+  inv: Inventory,
+  hostName: string,
+  clusterState: 'new' | 'existing' = 'new',
+): string[] {
   const e = inv.etcd;
-  const argv = ['docker', 'run', '--restart', 'always', '--name', e.containerName, '-u', 'root', '-v', `${e.dataDir}:/etcd_data`];
+  const argv = [
+    'docker',
+    'run',
+    '--restart',
+    'always',
+    '--name',
+    e.containerName,
+    '-u',
+    'root',
+    '-v',
+    `${e.dataDir}:/etcd_data`,
+  ];
   for (const kv of etcdEnvironment(inv, hostName, clusterState)) argv.push('-e', kv);
   argv.push(
-    '--label', `${LABEL_CONFIG}=${etcdConfigHash(inv, hostName)}`,
-    '--label', `${LABEL_CLUSTER}=${inv.cluster}`,
-    '--network=host', '-d', e.image,
+    '--label',
+    `${LABEL_CONFIG}=${etcdConfigHash(inv, hostName)}`,
+    '--label',
+    `${LABEL_CLUSTER}=${inv.cluster}`,
+    '--network=host',
+    '-d',
+    e.image,
   );
   return argv;
 }
 
 export const inspectArgv = (container: string) => [
-  'docker', 'inspect', '--type', 'container', '--format',
-  `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "${LABEL_CONFIG}"}}|{{.State.StartedAt}}`, container,
+  'docker',
+  'inspect',
+  '--type',
+  'container',
+  '--format',
+  `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "${LABEL_CONFIG}"}}|{{.State.StartedAt}}`,
+  container,
 ];
 
 export interface ContainerFacts {
@@ -83,5 +119,10 @@ export interface ContainerFacts {
 
 export function parseInspect(line: string): ContainerFacts {
   const [id = '', running = '', configHash = '', startedAt = ''] = line.trim().split('|');
-  return { id, running: running === 'true', configHash: configHash === '<no value>' ? '' : configHash, startedAt };
+  return {
+    id,
+    running: running === 'true',
+    configHash: configHash === '<no value>' ? '' : configHash,
+    startedAt,
+  };
 }

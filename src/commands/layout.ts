@@ -10,18 +10,25 @@ export function bundleTopDir(bundle: FileArtifact): string {
   return path.basename(bundle.path).replace(/\.(tar\.gz|tgz)$/, '');
 }
 
-export const stagedPath = (artifact: FileArtifact) => `${STAGING_DIR}/${path.basename(artifact.path)}`;
+export const stagedPath = (artifact: FileArtifact) =>
+  `${STAGING_DIR}/${path.basename(artifact.path)}`;
 
-export const dashboardDir = (inv: Inventory) => `${inv.dashboard.installDir}/${bundleTopDir(inv.dashboard.bundle)}`;
-export const gatewayDir = (inv: Inventory) => `${inv.gateway.installDir}/${bundleTopDir(inv.gateway.bundle)}`;
+export const dashboardDir = (inv: Inventory) =>
+  `${inv.dashboard.installDir}/${bundleTopDir(inv.dashboard.bundle)}`;
+export const gatewayDir = (inv: Inventory) =>
+  `${inv.gateway.installDir}/${bundleTopDir(inv.gateway.bundle)}`;
 
 /** The name compose v2 gives a project in that directory (the guide's `api7-21322091-cp`). */
 export function composeProject(dir: string): string {
-  return path.basename(dir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  return path
+    .basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '');
 }
 
 export const hasRole = (host: Host, role: Host['roles'][number]) => host.roles.includes(role);
-export const hostsWithRole = (inv: Inventory, role: Host['roles'][number]) => inv.hosts.filter((h) => hasRole(h, role));
+export const hostsWithRole = (inv: Inventory, role: Host['roles'][number]) =>
+  inv.hosts.filter((h) => hasRole(h, role));
 
 export function findHost(inv: Inventory, name: string): Host {
   const host = inv.hosts.find((h) => h.name === name);
@@ -41,7 +48,11 @@ export function artifactsFor(inv: Inventory, host: Host): FileArtifact[] {
 /** Ports a host must have free (or held by our own containers), by its roles. */
 export function portsFor(inv: Inventory, host: Host): Array<{ port: number; what: string }> {
   const out: Array<{ port: number; what: string }> = [];
-  if (hasRole(host, 'etcd')) out.push({ port: inv.etcd.clientPort, what: 'etcd client' }, { port: inv.etcd.peerPort, what: 'etcd peer' });
+  if (hasRole(host, 'etcd'))
+    out.push(
+      { port: inv.etcd.clientPort, what: 'etcd client' },
+      { port: inv.etcd.peerPort, what: 'etcd peer' },
+    );
   if (hasRole(host, 'control-plane')) out.push({ port: inv.dashboard.port, what: 'dashboard' });
   if (hasRole(host, 'data-plane'))
     out.push(

@@ -1,13 +1,21 @@
 // `api7-ha plan`: every command and file the deploy would run or write, per host, built
 // by the same builders the activities use. Touches nothing; secrets are shown redacted.
 import { localFile } from '../config/secrets';
-import path from 'node:path';
 import { quote } from 'shell-quote';
 import type { Inventory } from '../config/inventory';
 import { composeArgv, type ComposeFlavor } from './compose';
 import { REDACTED, renderDashboardConf, renderGatewayConfig } from './config-files';
 import { etcdRunArgv } from './etcd';
-import { artifactsFor, bundleTopDir, composeProject, dashboardDir, gatewayDir, hasRole, STAGING_DIR, stagedPath } from './layout';
+import {
+  artifactsFor,
+  bundleTopDir,
+  composeProject,
+  dashboardDir,
+  gatewayDir,
+  hasRole,
+  STAGING_DIR,
+  stagedPath,
+} from './layout';
 
 export type PlanStep =
   | { phase: string; run: string[]; when?: string }
@@ -20,7 +28,12 @@ export interface VendorFiles {
   gatewayConfig?: string;
 }
 
-export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavor = 'plugin', vendor: VendorFiles = {}): Record<string, PlanStep[]> {
+export function deployPlan(
+  inv: Inventory,
+  baseDir: string,
+  flavor: ComposeFlavor = 'plugin',
+  vendor: VendorFiles = {},
+): Record<string, PlanStep[]> {
   const clusterId = inv.dashboard.gatewayClusterId ?? '<cluster_id>';
   const plan: Record<string, PlanStep[]> = {};
   for (const host of inv.hosts) {
@@ -29,33 +42,87 @@ export function deployPlan(inv: Inventory, baseDir: string, flavor: ComposeFlavo
     if (hasRole(host, 'etcd')) dirs.push(inv.etcd.dataDir);
     if (hasRole(host, 'control-plane')) dirs.push(inv.dashboard.installDir);
     if (hasRole(host, 'data-plane')) dirs.push(inv.gateway.installDir);
-    steps.push({ phase: 'prepare', run: ['mkdir', '-p', ...new Set(dirs)], when: 'for directories that are missing' });
+    steps.push({
+      phase: 'prepare',
+      run: ['mkdir', '-p', ...new Set(dirs)],
+      when: 'for directories that are missing',
+    });
     for (const a of artifactsFor(inv, host))
-      steps.push({ phase: 'ship', upload: localFile(a.path, baseDir), to: stagedPath(a), when: `unless sha256 there is ${a.sha256.slice(0, 12)}…` });
+      steps.push({
+        phase: 'ship',
+        upload: localFile(a.path, baseDir),
+        to: stagedPath(a),
+        when: `unless sha256 there is ${a.sha256.slice(0, 12)}…`,
+      });
     if (hasRole(host, 'etcd')) {
-      if (inv.etcd.imageTarball) steps.push({ phase: 'etcd', run: ['docker', 'load', '-i', stagedPath(inv.etcd.imageTarball)], when: `unless ${inv.etcd.image} is present` });
-      steps.push({ phase: 'etcd', run: etcdRunArgv(inv, host.name), when: `unless container ${inv.etcd.containerName} runs with these settings` });
+      if (inv.etcd.imageTarball)
+        steps.push({
+          phase: 'etcd',
+          run: ['docker', 'load', '-i', stagedPath(inv.etcd.imageTarball)],
+          when: `unless ${inv.etcd.image} is present`,
+        });
+      steps.push({
+        phase: 'etcd',
+        run: etcdRunArgv(inv, host.name),
+        when: `unless container ${inv.etcd.containerName} runs with these settings`,
+      });
     }
     const bundles: Array<[string, Inventory['dashboard']['bundle'], string, string]> = [];
-    if (hasRole(host, 'control-plane')) bundles.push(['dashboards', inv.dashboard.bundle, inv.dashboard.installDir, inv.dashboard.image]);
-    if (hasRole(host, 'data-plane')) bundles.push(['gateways', inv.gateway.bundle, inv.gateway.installDir, inv.gateway.image]);
+    if (hasRole(host, 'control-plane'))
+      bundles.push([
+        'dashboards',
+        inv.dashboard.bundle,
+        inv.dashboard.installDir,
+        inv.dashboard.image,
+      ]);
+    if (hasRole(host, 'data-plane'))
+      bundles.push(['gateways', inv.gateway.bundle, inv.gateway.installDir, inv.gateway.image]);
     for (const [, bundle, installDir, image] of bundles) {
-      steps.push({ phase: 'images', run: ['tar', '-xzf', stagedPath(bundle), '-C', installDir], when: 'unless this bundle was unpacked before' });
-      steps.push({ phase: 'images', run: ['docker', 'load', '-i', `${installDir}/${bundleTopDir(bundle)}/images/<each>.tar.gz`], when: `unless ${image} is present` });
+      steps.push({
+        phase: 'images',
+        run: ['tar', '-xzf', stagedPath(bundle), '-C', installDir],
+        when: 'unless this bundle was unpacked before',
+      });
+      steps.push({
+        phase: 'images',
+        run: ['docker', 'load', '-i', `${installDir}/${bundleTopDir(bundle)}/images/<each>.tar.gz`],
+        when: `unless ${image} is present`,
+      });
     }
     if (hasRole(host, 'control-plane')) {
       const dir = dashboardDir(inv);
       steps.push({
         phase: 'dashboards',
         write: `${dir}/dashboard_conf/conf.yaml`,
-        content: renderDashboardConf(inv, { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED }, vendor.dashboardConf),
+        content: renderDashboardConf(
+          inv,
+          { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED },
+          vendor.dashboardConf,
+        ),
       });
-      steps.push({ phase: 'dashboards', run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-dashboard']), when: 'unless running with this conf.yaml' });
+      steps.push({
+        phase: 'dashboards',
+        run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-dashboard']),
+        when: 'unless running with this conf.yaml',
+      });
     }
     if (hasRole(host, 'data-plane')) {
       const dir = gatewayDir(inv);
-      steps.push({ phase: 'gateways', write: `${dir}/gateway_conf/config.yaml`, content: renderGatewayConfig(inv, clusterId, { etcdPassword: REDACTED }, vendor.gatewayConfig) });
-      steps.push({ phase: 'gateways', run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-gateway']), when: 'unless running with this config.yaml' });
+      steps.push({
+        phase: 'gateways',
+        write: `${dir}/gateway_conf/config.yaml`,
+        content: renderGatewayConfig(
+          inv,
+          clusterId,
+          { etcdPassword: REDACTED },
+          vendor.gatewayConfig,
+        ),
+      });
+      steps.push({
+        phase: 'gateways',
+        run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-gateway']),
+        when: 'unless running with this config.yaml',
+      });
     }
     plan[host.name] = steps;
   }

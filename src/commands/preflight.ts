@@ -28,14 +28,16 @@ function compare(a: readonly number[], b: readonly number[]): number {
 export function kernelProblem(release: string): string | undefined {
   const n = numbers(release.split(/[^0-9.-]/)[0] ?? release);
   if (n.length < 2) return `cannot read the kernel version from "${release.trim()}"`;
-  if (compare(n, BAD_KERNEL_MAX) <= 0) return `kernel ${release.trim()} is known not to work with Docker (the guide needs newer than 3.10.0-327)`;
+  if (compare(n, BAD_KERNEL_MAX) <= 0)
+    return `kernel ${release.trim()} is known not to work with Docker (the guide needs newer than 3.10.0-327)`;
   return undefined;
 }
 
 export function dockerProblem(version: string): string | undefined {
   const n = numbers(version).slice(0, 3);
   if (n.length < 2) return `cannot read the Docker engine version from "${version.trim()}"`;
-  if (compare(n, MIN_DOCKER) < 0) return `Docker ${version.trim()} is older than ${MIN_DOCKER.join('.')}`;
+  if (compare(n, MIN_DOCKER) < 0)
+    return `Docker ${version.trim()} is older than ${MIN_DOCKER.join('.')}`;
   return undefined;
 }
 

@@ -7,7 +7,8 @@ export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
 
 const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const hostname = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const hostname =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ipv4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 export const name = z
@@ -49,7 +50,9 @@ export const remotePath = z
 export const localPath = z
   .string()
   .min(1, { error: 'must not be empty' })
-  .refine((p) => !p.includes('\0') && !p.includes('\n'), { error: 'must not contain NUL or newlines' });
+  .refine((p) => !p.includes('\0') && !p.includes('\n'), {
+    error: 'must not contain NUL or newlines',
+  });
 
 export const sha256 = z
   .string()
@@ -62,23 +65,21 @@ export const imageReference = z
     { error: 'must be an image reference with a tag, e.g. bitnami/etcd:3.4.13' },
   );
 
-export const hostKeyFingerprint = z
-  .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters>' });
+export const hostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, {
+  error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters>',
+});
 
-const httpUrl = z
-  .string()
-  .refine(
-    (v) => {
-      try {
-        const u = new URL(v);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
-      } catch {
-        return false;
-      }
-    },
-    { error: 'must be an http:// or https:// URL without credentials' },
-  );
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an http:// or https:// URL without credentials' },
+);
 
 const hostPort = z
   .string()
@@ -88,7 +89,10 @@ const hostPort = z
   });
 
 const sshSettings = z.strictObject({
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name' }).default('root'),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name' })
+    .default('root'),
   port: port.default(22),
   privateKey: secretRef,
   /** known_hosts file on the operator's machine; host keys are always checked. */
@@ -131,7 +135,10 @@ const etcdSchema = z.strictObject({
   auth: z
     .strictObject({
       enabled: z.boolean().default(false),
-      username: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' }).default('root'),
+      username: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' })
+        .default('root'),
       password: secretRef.optional(),
     })
     .refine((a) => !a.enabled || a.password !== undefined, {
@@ -149,13 +156,22 @@ const dashboardSchema = z.strictObject({
   image: imageReference,
   port: port.default(9000),
   installDir: remotePath.default('/root'),
-  username: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be letters, digits, _ . or -' }).default('admin'),
+  username: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be letters, digits, _ . or -' })
+    .default('admin'),
   password: secretRef,
   /** Signs login tokens; every dashboard shares it so tokens work behind the load balancer. */
   tokenSecret: secretRef,
-  gatewayClusterName: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be letters, digits, _ . or -' }).default('default'),
+  gatewayClusterName: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be letters, digits, _ . or -' })
+    .default('default'),
   /** Fix the gateway cluster id instead of creating one through the dashboard. */
-  gatewayClusterId: z.string().regex(/^[0-9]{18}$/, { error: 'must be an 18-digit number' }).optional(),
+  gatewayClusterId: z
+    .string()
+    .regex(/^[0-9]{18}$/, { error: 'must be an 18-digit number' })
+    .optional(),
 });
 
 const gatewaySchema = z.strictObject({
@@ -168,9 +184,15 @@ const gatewaySchema = z.strictObject({
 });
 
 const smokeTestSchema = z.strictObject({
-  routeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' }).default('api7-ha-smoke'),
+  routeId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' })
+    .default('api7-ha-smoke'),
   host: z.string().regex(hostname, { error: 'must be a host name' }).default('test.com'),
-  uri: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'must be a URI path starting with /' }).default('/get'),
+  uri: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'must be a URI path starting with /' })
+    .default('/get'),
   upstream: z.array(hostPort).min(1, { error: 'must list at least one upstream host:port' }),
 });
 
@@ -188,7 +210,12 @@ export const inventorySchema = z
     deploy: z
       .strictObject({
         /** How many hosts are worked on at once within a phase. */
-        parallelism: z.number().int().min(1, { error: 'must be at least 1' }).max(64, { error: 'must be at most 64' }).default(5),
+        parallelism: z
+          .number()
+          .int()
+          .min(1, { error: 'must be at least 1' })
+          .max(64, { error: 'must be at most 64' })
+          .default(5),
       })
       .default({ parallelism: 5 }),
   })
@@ -213,17 +240,25 @@ export const inventorySchema = z
     const artifacts: Array<[string, string]> = [
       ['dashboard.bundle.path', inv.dashboard.bundle.path],
       ['gateway.bundle.path', inv.gateway.bundle.path],
-      ...(inv.etcd.imageTarball ? [['etcd.imageTarball.path', inv.etcd.imageTarball.path] as [string, string]] : []),
+      ...(inv.etcd.imageTarball
+        ? [['etcd.imageTarball.path', inv.etcd.imageTarball.path] as [string, string]]
+        : []),
     ];
     const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
     artifacts.forEach(([field, p], i) => {
       const clash = artifacts.slice(0, i).find(([, q]) => base(q) === base(p));
-      if (clash) ctx.addIssue({ code: 'custom', path: field.split('.'), message: `has the same file name as ${clash[0]} (${base(p)})` });
+      if (clash)
+        ctx.addIssue({
+          code: 'custom',
+          path: field.split('.'),
+          message: `has the same file name as ${clash[0]} (${base(p)})`,
+        });
     });
 
     const withRole = (r: Role) => inv.hosts.filter((h) => h.roles.includes(r));
     const etcd = withRole('etcd').length;
-    if (etcd === 0) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no host has the etcd role' });
+    if (etcd === 0)
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no host has the etcd role' });
     else if (etcd % 2 === 0)
       ctx.addIssue({
         code: 'custom',
@@ -234,10 +269,15 @@ export const inventorySchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['hosts'],
-        message: 'only 1 host has the etcd role; HA needs 3 (set etcd.allowSingleMember: true to accept no fault tolerance)',
+        message:
+          'only 1 host has the etcd role; HA needs 3 (set etcd.allowSingleMember: true to accept no fault tolerance)',
       });
     if (withRole('control-plane').length === 0)
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no host has the control-plane role' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hosts'],
+        message: 'no host has the control-plane role',
+      });
     if (withRole('data-plane').length === 0)
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no host has the data-plane role' });
 
@@ -247,7 +287,11 @@ export const inventorySchema = z
       const claim = (p: number, what: string) => {
         const other = used.get(p);
         if (other)
-          ctx.addIssue({ code: 'custom', path: ['hosts', i, 'roles'], message: `port ${p} is used by both ${other} and ${what} on ${h.name}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['hosts', i, 'roles'],
+            message: `port ${p} is used by both ${other} and ${what} on ${h.name}`,
+          });
         else used.set(p, what);
       };
       if (h.roles.includes('etcd')) {
@@ -272,8 +316,14 @@ export type FileArtifact = z.output<typeof fileArtifact>;
 export function inventoryWarnings(inv: Inventory): string[] {
   const warnings: string[] = [];
   const gateways = inv.hosts.filter((h) => h.roles.includes('data-plane')).length;
-  if (gateways < 2) warnings.push(`only ${gateways} data-plane host: a gateway failure will stop traffic (the guide asks for 2 or more)`);
+  if (gateways < 2)
+    warnings.push(
+      `only ${gateways} data-plane host: a gateway failure will stop traffic (the guide asks for 2 or more)`,
+    );
   const dashboards = inv.hosts.filter((h) => h.roles.includes('control-plane')).length;
-  if (dashboards < 2) warnings.push('only 1 control-plane host: configuration changes stop while it is down (optional in the guide)');
+  if (dashboards < 2)
+    warnings.push(
+      'only 1 control-plane host: configuration changes stop while it is down (optional in the guide)',
+    );
   return warnings;
 }

@@ -21,7 +21,8 @@ export class InventoryError extends Error {
 /** hosts[2].ssh.port style paths, which is how an operator finds the line. */
 export function fieldPath(p: ReadonlyArray<PropertyKey>): string {
   let out = '';
-  for (const part of p) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  for (const part of p)
+    out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
   return out || '(top level)';
 }
 
@@ -46,7 +47,10 @@ export interface LoadedInventory {
 export function validateInventory(value: unknown, source = 'inventory'): Inventory {
   const result = inventorySchema.safeParse(value);
   if (!result.success)
-    throw new InventoryError(source, result.error.issues.flatMap((i) => describeIssue(i).split('\n')));
+    throw new InventoryError(
+      source,
+      result.error.issues.flatMap((i) => describeIssue(i).split('\n')),
+    );
   return result.data;
 }
 
@@ -55,7 +59,11 @@ export function parseInventoryText(text: string, source = 'inventory'): Inventor
     throw new InventoryError(source, [`(file): larger than ${MAX_INVENTORY_BYTES} bytes`]);
   // maxAliasCount stops "billion laughs" documents from expanding.
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) throw new InventoryError(source, doc.errors.map((e) => `(yaml): ${e.message.split('\n')[0]}`));
+  if (doc.errors.length)
+    throw new InventoryError(
+      source,
+      doc.errors.map((e) => `(yaml): ${e.message.split('\n')[0]}`),
+    );
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });
@@ -73,9 +81,12 @@ export async function loadInventory(file: string): Promise<LoadedInventory> {
   try {
     size = (await stat(abs)).size;
   } catch (e) {
-    throw new InventoryError(file, [`(file): cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw new InventoryError(file, [
+      `(file): cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    ]);
   }
-  if (size > MAX_INVENTORY_BYTES) throw new InventoryError(file, [`(file): larger than ${MAX_INVENTORY_BYTES} bytes`]);
+  if (size > MAX_INVENTORY_BYTES)
+    throw new InventoryError(file, [`(file): larger than ${MAX_INVENTORY_BYTES} bytes`]);
   const inventory = parseInventoryText(await readFile(abs, 'utf8'), file);
   return { inventory, warnings: inventoryWarnings(inventory), baseDir: path.dirname(abs) };
 }

@@ -18,7 +18,8 @@ export function resolveSecret(ref: string, field: string, baseDir = process.cwd(
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
     const value = process.env[name];
-    if (value === undefined || value === '') throw new SecretError(`${field}: environment variable ${name} is not set`);
+    if (value === undefined || value === '')
+      throw new SecretError(`${field}: environment variable ${name} is not set`);
     return value;
   }
   if (ref.startsWith('file:')) {
@@ -27,7 +28,9 @@ export function resolveSecret(ref: string, field: string, baseDir = process.cwd(
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {
       // The error names the file, never its content.
-      throw new SecretError(`${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new SecretError(
+        `${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   }
   throw new SecretError(`${field}: not a secret reference (expected env:NAME or file:PATH)`);

@@ -51,13 +51,20 @@ export async function memberHealth(access: EtcdAccess, endpoint: string): Promis
     const healthy = await healthEndpoint(endpoint);
     return { endpoint, healthy, leader: status.leader, revision: status.header.revision };
   } catch (e) {
-    return { endpoint, healthy: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
+    return {
+      endpoint,
+      healthy: false,
+      error: e instanceof Error ? e.message.split('\n')[0] : String(e),
+    };
   } finally {
     c.close();
   }
 }
 
-export async function clusterHealth(access: EtcdAccess, expectedMembers: string[]): Promise<ClusterHealth> {
+export async function clusterHealth(
+  access: EtcdAccess,
+  expectedMembers: string[],
+): Promise<ClusterHealth> {
   const problems: string[] = [];
   const c = client(access);
   let members: ClusterHealth['members'] = [];
@@ -76,7 +83,9 @@ export async function clusterHealth(access: EtcdAccess, expectedMembers: string[
     await c.delete().key(key);
     if (!roundTrip) problems.push('a written key did not read back');
   } catch (e) {
-    problems.push(`cluster request failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    problems.push(
+      `cluster request failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   } finally {
     c.close();
   }

@@ -29,15 +29,21 @@ export function knownHostFingerprints(knownHosts: string, host: string, port: nu
     const line = raw.trim();
     if (!line || line.startsWith('#') || line.startsWith('@')) continue;
     const [names, , key] = line.split(/\s+/);
-    if (names && key && nameMatches(names, wanted)) out.push(fingerprintOf(Buffer.from(key, 'base64')));
+    if (names && key && nameMatches(names, wanted))
+      out.push(fingerprintOf(Buffer.from(key, 'base64')));
   }
   return out;
 }
 
-export type HostKeyVerdict = { ok: true } | { ok: false; reason: 'unknown' | 'changed'; expected: string[] };
+export type HostKeyVerdict =
+  { ok: true } | { ok: false; reason: 'unknown' | 'changed'; expected: string[] };
 
 /** A fingerprint pinned in the inventory wins over known_hosts. */
-export function checkHostKey(offered: string, pinned: string | undefined, known: string[]): HostKeyVerdict {
+export function checkHostKey(
+  offered: string,
+  pinned: string | undefined,
+  known: string[],
+): HostKeyVerdict {
   const expected = pinned ? [pinned] : known;
   if (expected.length === 0) return { ok: false, reason: 'unknown', expected };
   return expected.includes(offered) ? { ok: true } : { ok: false, reason: 'changed', expected };

@@ -42,7 +42,9 @@ export class RemoteCommandError extends Error {
     readonly code: number,
     readonly stderr: string,
   ) {
-    super(`${host}: \`${command}\` exited ${code}${stderr.trim() ? `: ${stderr.trim().slice(-1500)}` : ''}`);
+    super(
+      `${host}: \`${command}\` exited ${code}${stderr.trim() ? `: ${stderr.trim().slice(-1500)}` : ''}`,
+    );
   }
 }
 
@@ -71,7 +73,9 @@ export class SshSession {
   }
 
   /** Run fn's promise, but reject it if the connection drops first (ssh2 may never call back). */
-  private guarded<T>(start: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+  private guarded<T>(
+    start: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  ): Promise<T> {
     if (this.lost) return Promise.reject(this.lost);
     return new Promise<T>((resolve, reject) => {
       const onLost = (e: Error) => reject(e);
@@ -93,7 +97,11 @@ export class SshSession {
     let known: string[] = [];
     if (target.knownHostsFile) {
       try {
-        known = knownHostFingerprints(readFileSync(target.knownHostsFile, 'utf8'), target.address, target.port);
+        known = knownHostFingerprints(
+          readFileSync(target.knownHostsFile, 'utf8'),
+          target.address,
+          target.port,
+        );
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
@@ -102,7 +110,12 @@ export class SshSession {
     let hostKeyError: HostKeyError | undefined;
     return new Promise((resolve, reject) => {
       client.once('ready', () => resolve(new SshSession(target, client)));
-      client.once('error', (err) => reject(hostKeyError ?? new Error(`${target.name} (${target.address}:${target.port}): ${err.message}`)));
+      client.once('error', (err) =>
+        reject(
+          hostKeyError ??
+            new Error(`${target.name} (${target.address}:${target.port}): ${err.message}`),
+        ),
+      );
       client.connect({
         host: target.address,
         port: target.port,
@@ -124,16 +137,21 @@ export class SshSession {
 
   /** The command line the remote shell receives for argv (quoted; sudo when configured). */
   commandLine(argv: readonly string[], opts: { privileged?: boolean } = {}): string {
-    const full = opts.privileged !== false && this.target.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+    const full =
+      opts.privileged !== false && this.target.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
     return quote(full);
   }
 
   /** Run argv; resolves with the exit code (no throw on non-zero). */
-  execRaw(argv: readonly string[], opts: { stdin?: Buffer | string; privileged?: boolean } = {}): Promise<ExecResult> {
+  execRaw(
+    argv: readonly string[],
+    opts: { stdin?: Buffer | string; privileged?: boolean } = {},
+  ): Promise<ExecResult> {
     const line = this.commandLine(argv, opts);
     return this.guarded<ExecResult>((resolve, reject) => {
       this.client.exec(line, (err, stream: ClientChannel) => {
-        if (err) return reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`));
+        if (err)
+          return reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         stream.on('data', (d: Buffer) => out.push(d));
@@ -141,7 +159,8 @@ export class SshSession {
         stream.on('close', (code: number | null, signal?: string) =>
           resolve({
             stdout: Buffer.concat(out).toString('utf8'),
-            stderr: Buffer.concat(errOut).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
+            stderr:
+              Buffer.concat(errOut).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
             code: code ?? 255,
           }),
         );
@@ -152,14 +171,25 @@ export class SshSession {
   }
 
   /** Run argv and return stdout; a non-zero exit throws RemoteCommandError. */
-  async exec(argv: readonly string[], opts: { stdin?: Buffer | string; privileged?: boolean } = {}): Promise<string> {
+  async exec(
+    argv: readonly string[],
+    opts: { stdin?: Buffer | string; privileged?: boolean } = {},
+  ): Promise<string> {
     const r = await this.execRaw(argv, opts);
-    if (r.code !== 0) throw new RemoteCommandError(this.target.name, this.commandLine(argv, opts), r.code, r.stderr);
+    if (r.code !== 0)
+      throw new RemoteCommandError(
+        this.target.name,
+        this.commandLine(argv, opts),
+        r.code,
+        r.stderr,
+      );
     return r.stdout;
   }
 
   sftp(): Promise<SFTPWrapper> {
-    return this.guarded<SFTPWrapper>((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+    return this.guarded<SFTPWrapper>((resolve, reject) =>
+      this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))),
+    );
   }
 
   /** Make `p` (e.g. an SFTP transfer) fail as soon as the connection drops. */

@@ -1,13 +1,14 @@
 // From an inventory host to an SSH target: per-host settings over the defaults, and the
 // private key resolved from its reference at the last moment (never passed around).
-import path from 'node:path';
 import type { Host, Inventory } from '../config/inventory';
 import { localFile, resolveSecret } from '../config/secrets';
 import type { SshTarget } from './session';
 
 export function sshTarget(inv: Inventory, host: Host, baseDir: string): SshTarget {
   const keyRef = host.ssh?.privateKey ?? inv.ssh.privateKey;
-  const keyField = host.ssh?.privateKey ? `hosts[${inv.hosts.indexOf(host)}].ssh.privateKey` : 'ssh.privateKey';
+  const keyField = host.ssh?.privateKey
+    ? `hosts[${inv.hosts.indexOf(host)}].ssh.privateKey`
+    : 'ssh.privateKey';
   return {
     name: host.name,
     address: host.address,

@@ -8,9 +8,14 @@ import { NativeConnection } from '@temporalio/worker';
 export const DEFAULT_ADDRESS = 'localhost:7233';
 
 export function connectConfig() {
-  const { connectionOptions, namespace } = loadClientConnectConfig({ profile: process.env.TEMPORAL_PROFILE });
+  const { connectionOptions, namespace } = loadClientConnectConfig({
+    profile: process.env.TEMPORAL_PROFILE,
+  });
   return {
-    connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? DEFAULT_ADDRESS },
+    connectionOptions: {
+      ...connectionOptions,
+      address: connectionOptions.address ?? DEFAULT_ADDRESS,
+    },
     namespace: namespace ?? 'default',
   };
 }
@@ -21,7 +26,10 @@ export async function connectClient(): Promise<Client> {
   return new Client({ connection, namespace });
 }
 
-export async function connectWorkerConnection(): Promise<{ connection: NativeConnection; namespace: string }> {
+export async function connectWorkerConnection(): Promise<{
+  connection: NativeConnection;
+  namespace: string;
+}> {
   const { connectionOptions, namespace } = connectConfig();
   return { connection: await NativeConnection.connect(connectionOptions), namespace };
 }

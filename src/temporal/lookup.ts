@@ -12,13 +12,24 @@ export function sharedClient(): Promise<Client> {
 }
 
 /** Visibility query for runs of a workflow type for a cluster (values are schema-checked names). */
-export function clusterRunsQuery(type: 'deployHA' | 'verifyHA', cluster: string, extra = ''): string {
+export function clusterRunsQuery(
+  type: 'deployHA' | 'verifyHA',
+  cluster: string,
+  extra = '',
+): string {
   return `WorkflowType = '${type}' AND Api7Cluster = '${cluster}'${extra ? ` AND ${extra}` : ''}`;
 }
 
-export async function runningRuns(client: Client, type: 'deployHA' | 'verifyHA', cluster: string, exceptWorkflowId?: string): Promise<string[]> {
+export async function runningRuns(
+  client: Client,
+  type: 'deployHA' | 'verifyHA',
+  cluster: string,
+  exceptWorkflowId?: string,
+): Promise<string[]> {
   const ids: string[] = [];
-  for await (const w of client.workflow.list({ query: clusterRunsQuery(type, cluster, `ExecutionStatus = 'Running'`) }))
+  for await (const w of client.workflow.list({
+    query: clusterRunsQuery(type, cluster, `ExecutionStatus = 'Running'`),
+  }))
     if (w.workflowId !== exceptWorkflowId) ids.push(w.workflowId);
   return ids;
 }

@@ -28,7 +28,11 @@ export function startDaemon(name: string, argv: string[], env?: NodeJS.ProcessEn
   }
 }
 
-export async function stopDaemon(name: string, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<boolean> {
+export async function stopDaemon(
+  name: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = 15_000,
+): Promise<boolean> {
   const pid = daemonPid(name);
   if (pid === undefined) return false;
   process.kill(pid, signal);

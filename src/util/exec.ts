@@ -13,7 +13,9 @@ export class CommandError extends Error {
     readonly argv: readonly string[],
     readonly result: RunResult,
   ) {
-    super(`${argv.join(' ')} exited ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 2000)}`);
+    super(
+      `${argv.join(' ')} exited ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 2000)}`,
+    );
     this.name = 'CommandError';
   }
 }
@@ -34,7 +36,13 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     const child = execFile(
       cmd,
       args,
-      { env: opts.env, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs, encoding: 'utf8' },
+      {
+        env: opts.env,
+        cwd: opts.cwd,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: opts.timeoutMs,
+        encoding: 'utf8',
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         const result = { stdout, stderr, code };
@@ -47,7 +55,11 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
 }
 
 /** Start a long-lived process that outlives this one (its own session, output to a file). */
-export function spawnDetached(argv: readonly string[], logFd: number, opts: SpawnOptions = {}): number {
+export function spawnDetached(
+  argv: readonly string[],
+  logFd: number,
+  opts: SpawnOptions = {},
+): number {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error('spawnDetached: empty argv');
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', logFd, logFd] });
@@ -59,7 +71,12 @@ export function spawnDetached(argv: readonly string[], logFd: number, opts: Spaw
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll until check() returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -70,7 +87,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastError = e;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+      );
     await sleep(intervalMs);
   }
 }

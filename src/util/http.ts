@@ -11,17 +11,34 @@ export interface HttpResponse {
 
 export function httpRequest(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; agent?: http.Agent } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    timeoutMs?: number;
+    agent?: http.Agent;
+  } = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const request = url.startsWith('https:') ? https.request : http.request;
     const req = request(
       url,
-      { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent, timeout: opts.timeoutMs ?? 5000 },
+      {
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: opts.agent,
+        timeout: opts.timeoutMs ?? 5000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         res.on('error', reject);
       },
     );

@@ -1,6 +1,10 @@
 // Run work for many items with at most `limit` in flight. Deterministic: it uses only
 // workflow promises, no timers or randomness.
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const lane = async () => {
@@ -14,7 +18,11 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 }
 
 /** Like mapBounded, but every item runs to the end; failures are collected, not thrown. */
-export async function settleBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<Array<{ item: T; ok: true; value: R } | { item: T; ok: false; error: unknown }>> {
+export async function settleBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<Array<{ item: T; ok: true; value: R } | { item: T; ok: false; error: unknown }>> {
   return mapBounded(items, limit, async (item) => {
     try {
       return { item, ok: true as const, value: await fn(item) };

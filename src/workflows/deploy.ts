@@ -17,7 +17,13 @@ import type { Inventory } from '../config/inventory';
 import { CLUSTER, PHASE } from '../temporal/search-attributes';
 import { mapBounded, settleBounded } from './bounded';
 import { failureMessage } from './failures';
-import { initialProgress, progressMarkdown, type DeployPhase, type DeployProgress, type StepStatus } from './progress';
+import {
+  initialProgress,
+  progressMarkdown,
+  type DeployPhase,
+  type DeployProgress,
+  type StepStatus,
+} from './progress';
 
 export const deployProgressQuery = defineQuery<DeployProgress>('progress');
 
@@ -33,7 +39,12 @@ export interface DeploySummary {
   loadBalancers: Inventory['loadBalancers'];
 }
 
-const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 40 };
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '10s',
+  maximumAttempts: 40,
+};
 // Every activity heartbeats every few seconds, so a lost worker is noticed in 20 s.
 const base: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry };
 
@@ -70,7 +81,12 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
   };
 
   /** Run one step on many hosts (bounded), recording each host's status and report. */
-  const onHosts = async (step: string, hosts: Inventory['hosts'], bound: number, run: (host: string) => Promise<StepResult>) =>
+  const onHosts = async (
+    step: string,
+    hosts: Inventory['hosts'],
+    bound: number,
+    run: (host: string) => Promise<StepResult>,
+  ) =>
     mapBounded(hosts, bound, async (h) => {
       mark(h.name, step, 'running');
       try {
@@ -88,34 +104,61 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
   upsertSearchAttributes([{ key: CLUSTER, value: inv.cluster }]);
   try {
     enter('validate');
-    progress.warnings = (await act.validateDeploy.executeWithOptions({ ...base, summary: `validate inventory of ${inv.cluster}` }, [input])).warnings;
+    progress.warnings = (
+      await act.validateDeploy.executeWithOptions(
+        { ...base, summary: `validate inventory of ${inv.cluster}` },
+        [input],
+      )
+    ).warnings;
     finish('validate');
 
     enter('preflight');
     const compose: Record<string, ComposeFlavor> = {};
     const checked = await settleBounded(inv.hosts, limit, async (h) => {
       mark(h.name, 'preflight', 'running');
-      return act.preflightHost.executeWithOptions({ ...base, retry: { ...retry, maximumAttempts: 3 }, summary: `${h.name}: preflight` }, [input, h.name]);
+      return act.preflightHost.executeWithOptions(
+        { ...base, retry: { ...retry, maximumAttempts: 3 }, summary: `${h.name}: preflight` },
+        [input, h.name],
+      );
     });
     const problems: string[] = [];
     for (const c of checked) {
       const found = c.ok ? c.value.problems : [failureMessage(c.error)];
       if (c.ok && c.value.compose) compose[c.item.name] = c.value.compose;
       problems.push(...found.map((p) => `${c.item.name}: ${p}`));
-      mark(c.item.name, 'preflight', found.length ? 'failed' : 'done', found.join('; ') || (c.ok ? `kernel ${c.value.kernel}, Docker ${c.value.docker}, compose ${c.value.compose ?? '-'}` : ''));
+      mark(
+        c.item.name,
+        'preflight',
+        found.length ? 'failed' : 'done',
+        found.join('; ') ||
+          (c.ok
+            ? `kernel ${c.value.kernel}, Docker ${c.value.docker}, compose ${c.value.compose ?? '-'}`
+            : ''),
+      );
     }
     if (problems.length)
-      throw ApplicationFailure.nonRetryable(`preflight found ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'PreflightFailed');
+      throw ApplicationFailure.nonRetryable(
+        `preflight found ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+        'PreflightFailed',
+      );
     finish('preflight');
 
     enter('prepare');
-    await onHosts('prepare', inv.hosts, limit, (h) => act.prepareHost.executeWithOptions({ ...base, summary: `${h}: prepare directories` }, [input, h]));
+    await onHosts('prepare', inv.hosts, limit, (h) =>
+      act.prepareHost.executeWithOptions({ ...base, summary: `${h}: prepare directories` }, [
+        input,
+        h,
+      ]),
+    );
     finish('prepare');
 
     enter('ship');
     const shipping = inv.hosts.filter((h) => h.roles.length > 0);
     await onHosts('ship', shipping, limit, async (h) => {
-      const r = await act.shipArtifacts.executeWithOptions({ ...base, startToCloseTimeout: '2h', summary: `${h}: ship artifacts` }, [input, h]);
+      const r = await act.shipArtifacts.executeWithOptions(
+        { ...base, startToCloseTimeout: '2h', summary: `${h}: ship artifacts` },
+        [input, h],
+      );
       progress.bytesUploaded += r.bytesUploaded;
       return r;
     });
@@ -125,29 +168,54 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     const etcdBranch = async () => {
       enter('etcd');
       // Replacing members goes one at a time so a quorum always stays up.
-      await onHosts('etcd', etcdHosts, input.replaceEtcd ? 1 : limit, (h) => act.startEtcdMember.executeWithOptions({ ...base, summary: `${h}: start etcd member` }, [input, h]));
+      await onHosts('etcd', etcdHosts, input.replaceEtcd ? 1 : limit, (h) =>
+        act.startEtcdMember.executeWithOptions({ ...base, summary: `${h}: start etcd member` }, [
+          input,
+          h,
+        ]),
+      );
       finish('etcd');
       enter('quorum');
-      const health = await act.waitForQuorum.executeWithOptions({ ...base, retry: { ...retry, maximumAttempts: 5 }, summary: `wait for etcd quorum (${etcdHosts.length} members)` }, [input]);
+      const health = await act.waitForQuorum.executeWithOptions(
+        {
+          ...base,
+          retry: { ...retry, maximumAttempts: 5 },
+          summary: `wait for etcd quorum (${etcdHosts.length} members)`,
+        },
+        [input],
+      );
       finish('quorum');
       return health.members.map((m) => m.name);
     };
     const imagesBranch = async () => {
       enter('images');
-      await onHosts('images', imageHosts, limit, (h) => act.loadImages.executeWithOptions({ ...base, summary: `${h}: unpack bundle, load images` }, [input, h]));
+      await onHosts('images', imageHosts, limit, (h) =>
+        act.loadImages.executeWithOptions(
+          { ...base, summary: `${h}: unpack bundle, load images` },
+          [input, h],
+        ),
+      );
       finish('images');
     };
     const [etcdMembers] = await Promise.all([etcdBranch(), imagesBranch()]);
 
     enter('dashboards');
     await onHosts('dashboard', cpHosts, limit, (h) =>
-      act.startDashboard.executeWithOptions({ ...base, summary: `${h}: configure and start dashboard` }, [input, h, compose[h] ?? 'plugin']),
+      act.startDashboard.executeWithOptions(
+        { ...base, summary: `${h}: configure and start dashboard` },
+        [input, h, compose[h] ?? 'plugin'],
+      ),
     );
     finish('dashboards');
 
     enter('cluster');
     const found = await act.ensureGatewayCluster.executeWithOptions(
-      { ...base, summary: inv.dashboard.gatewayClusterId ? `check gateway cluster ${inv.dashboard.gatewayClusterId}` : `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"` },
+      {
+        ...base,
+        summary: inv.dashboard.gatewayClusterId
+          ? `check gateway cluster ${inv.dashboard.gatewayClusterId}`
+          : `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"`,
+      },
       [input],
     );
     const clusterId = found.id;
@@ -157,12 +225,21 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
 
     enter('gateways');
     await onHosts('gateway', dpHosts, limit, (h) =>
-      act.startGateway.executeWithOptions({ ...base, summary: `${h}: configure and start gateway` }, [input, h, compose[h] ?? 'plugin', clusterId]),
+      act.startGateway.executeWithOptions(
+        { ...base, summary: `${h}: configure and start gateway` },
+        [input, h, compose[h] ?? 'plugin', clusterId],
+      ),
     );
     finish('gateways');
 
     enter('prove');
-    const proof = await act.proveTraffic.executeWithOptions({ ...base, summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer` }, [input, clusterId]);
+    const proof = await act.proveTraffic.executeWithOptions(
+      {
+        ...base,
+        summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer`,
+      },
+      [input, clusterId],
+    );
     if (proof.routeChanged) progress.changes++;
     finish('prove');
 

@@ -36,12 +36,17 @@ export interface DeployProgress {
   error?: string;
 }
 
-export function initialProgress(cluster: string, hosts: Array<{ name: string; roles: string[] }>): DeployProgress {
+export function initialProgress(
+  cluster: string,
+  hosts: Array<{ name: string; roles: string[] }>,
+): DeployProgress {
   return {
     cluster,
     phase: 'validate',
     phasesDone: [],
-    hosts: Object.fromEntries(hosts.map((h) => [h.name, { roles: h.roles, step: '-', status: 'pending', detail: '' }])),
+    hosts: Object.fromEntries(
+      hosts.map((h) => [h.name, { roles: h.roles, step: '-', status: 'pending', detail: '' }]),
+    ),
     bytesUploaded: 0,
     changes: 0,
     warnings: [],
@@ -56,7 +61,10 @@ export function progressMarkdown(p: DeployProgress): string {
     '',
     '| host | roles | step | status | detail |',
     '|---|---|---|---|---|',
-    ...Object.entries(p.hosts).map(([name, h]) => `| ${name} | ${h.roles.join(', ')} | ${h.step} | ${h.status} | ${cell(h.detail)} |`),
+    ...Object.entries(p.hosts).map(
+      ([name, h]) =>
+        `| ${name} | ${h.roles.join(', ')} | ${h.step} | ${h.status} | ${cell(h.detail)} |`,
+    ),
   ];
   if (p.error) lines.push('', `**Failed:** ${cell(p.error)}`);
   return lines.join('\n');

@@ -17,7 +17,15 @@ import type { DeployInput } from '../activities/context';
 import type { Component } from '../activities/verify';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
 import { failureMessage } from './failures';
-import { DEFAULT_VERIFY_OPTIONS, journalMarkdown, overallVerdict, type DrillName, type DrillRecord, type Journal, type VerifyOptions } from './journal';
+import {
+  DEFAULT_VERIFY_OPTIONS,
+  journalMarkdown,
+  overallVerdict,
+  type DrillName,
+  type DrillRecord,
+  type Journal,
+  type VerifyOptions,
+} from './journal';
 
 export interface VerifyInput extends DeployInput {
   options?: Partial<VerifyOptions>;
@@ -25,14 +33,30 @@ export interface VerifyInput extends DeployInput {
 
 export const verifyProgressQuery = defineQuery<Journal>('progress');
 
-const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5 };
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '5s',
+  maximumAttempts: 5,
+};
 const base: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '20s', retry };
 const act = proxyActivities<VerifyActivities>(base);
 // Restores must get through: more attempts, and they run even after cancellation.
-const restore = proxyActivities<VerifyActivities>({ ...base, retry: { ...retry, maximumAttempts: 30, maximumInterval: '10s' } });
+const restore = proxyActivities<VerifyActivities>({
+  ...base,
+  retry: { ...retry, maximumAttempts: 30, maximumInterval: '10s' },
+});
 
-const componentOf: Record<DrillName, Component> = { 'data-plane': 'gateway', 'control-plane': 'dashboard', etcd: 'etcd' };
-const roleOf: Record<DrillName, string> = { 'data-plane': 'data-plane', 'control-plane': 'control-plane', etcd: 'etcd' };
+const componentOf: Record<DrillName, Component> = {
+  'data-plane': 'gateway',
+  'control-plane': 'dashboard',
+  etcd: 'etcd',
+};
+const roleOf: Record<DrillName, string> = {
+  'data-plane': 'data-plane',
+  'control-plane': 'control-plane',
+  etcd: 'etcd',
+};
 
 export async function verifyHA(input: VerifyInput): Promise<Journal> {
   const inv = input.inventory;
@@ -42,7 +66,13 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
     tolerances: { ...DEFAULT_VERIFY_OPTIONS.tolerances, ...input.options?.tolerances },
   };
   const now = () => new Date().toISOString(); // workflow time: deterministic
-  const journal: Journal = { cluster: inv.cluster, startedAt: now(), phase: 'starting', drills: [], events: [] };
+  const journal: Journal = {
+    cluster: inv.cluster,
+    startedAt: now(),
+    phase: 'starting',
+    drills: [],
+    events: [],
+  };
   setHandler(verifyProgressQuery, () => journal);
   const publish = () => setCurrentDetails(journalMarkdown(journal));
   const note = (what: string) => {
@@ -70,7 +100,10 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
   };
 
   enter('exclusion');
-  const exclusion = await act.checkExclusion.executeWithOptions({ ...base, summary: `check no deploy or other verification of ${inv.cluster} runs` }, [inv.cluster, workflowInfo().workflowId]);
+  const exclusion = await act.checkExclusion.executeWithOptions(
+    { ...base, summary: `check no deploy or other verification of ${inv.cluster} runs` },
+    [inv.cluster, workflowInfo().workflowId],
+  );
   if (exclusion.blockedBy) return finish(`aborted before any fault: ${exclusion.blockedBy}`);
 
   const pickHost = (drill: DrillName): string => {
@@ -88,7 +121,10 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
 
     // No drill starts while the cluster is degraded.
     enter(`${drillName}: steady state`);
-    const steady = await act.steadyState.executeWithOptions({ ...base, summary: `steady-state check before the ${drillName} drill` }, [input]);
+    const steady = await act.steadyState.executeWithOptions(
+      { ...base, summary: `steady-state check before the ${drillName} drill` },
+      [input],
+    );
     journal.steady = { ok: steady.ok, problems: steady.problems, checkedAt: now() };
     if (!steady.ok || !steady.clusterId) {
       record.verdict = 'aborted';
@@ -104,30 +140,56 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
       await CancellationScope.cancellable(async () => {
         if (drillName === 'etcd') {
           stopped = true; // set before the call: a stop that lands but is not reported still gets restored
-          await act.stopComponent.executeWithOptions({ ...base, summary: `${host}: stop etcd member` }, [input, host, component]);
+          await act.stopComponent.executeWithOptions(
+            { ...base, summary: `${host}: stop etcd member` },
+            [input, host, component],
+          );
           record.faultAt = now();
-          const checks = await act.etcdDrillChecks.executeWithOptions({ ...base, summary: `write, read and route through the control plane with ${host}'s etcd down` }, [input, clusterId, host, options.holdMs]);
+          const checks = await act.etcdDrillChecks.executeWithOptions(
+            {
+              ...base,
+              summary: `write, read and route through the control plane with ${host}'s etcd down`,
+            },
+            [input, clusterId, host, options.holdMs],
+          );
           record.checks = { ...checks, problems: checks.problems.join('; ') };
           await sleep(Math.max(0, options.holdMs - 1000));
-          if (!checks.routeWritten || !checks.routeReadBack) record.reasons.push('could not write and read back a route through the control plane');
-          if (!checks.gatewaysRouted) record.reasons.push('the gateways did not pick up the new route');
-          if (checks.healthyMembers !== inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1 || !checks.leader)
-            record.reasons.push(`expected ${inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1} healthy members with a leader, saw ${checks.healthyMembers}${checks.leader ? '' : ' and no leader'}`);
+          if (!checks.routeWritten || !checks.routeReadBack)
+            record.reasons.push('could not write and read back a route through the control plane');
+          if (!checks.gatewaysRouted)
+            record.reasons.push('the gateways did not pick up the new route');
+          if (
+            checks.healthyMembers !==
+              inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1 ||
+            !checks.leader
+          )
+            record.reasons.push(
+              `expected ${inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1} healthy members with a leader, saw ${checks.healthyMembers}${checks.leader ? '' : ' and no leader'}`,
+            );
           record.reasons.push(...checks.problems);
         } else {
           const target = drillName;
           // Probe from just before the fault to its end, so the moment of failure is measured too.
           const probe = act.probeLoadBalancer.executeWithOptions(
-            { ...base, startToCloseTimeout: options.holdMs + 120_000, summary: `probe the ${target} load balancer at ${options.rate}/s` },
+            {
+              ...base,
+              startToCloseTimeout: options.holdMs + 120_000,
+              summary: `probe the ${target} load balancer at ${options.rate}/s`,
+            },
             [input, target, options.rate, options.holdMs + 1000, clusterId],
           );
           await sleep(1000);
           stopped = true;
-          await act.stopComponent.executeWithOptions({ ...base, summary: `${host}: docker compose down (${component})` }, [input, host, component]);
+          await act.stopComponent.executeWithOptions(
+            { ...base, summary: `${host}: docker compose down (${component})` },
+            [input, host, component],
+          );
           record.faultAt = now();
           record.probe = await probe;
           if (record.probe.failedRatio > options.tolerances.maxFailedRatio)
-            record.reasons.push(`${record.probe.failures} of ${record.probe.requests} requests failed (more than ${options.tolerances.maxFailedRatio * 100} %)`);
+            record.reasons.push(
+              `${record.probe.failures} of ${record.probe.requests} requests failed (more than ${options.tolerances.maxFailedRatio * 100} %)`,
+            );
         }
       });
     } catch (e) {
@@ -135,7 +197,9 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
       record.reasons.push(isCancellation(e) ? 'cancelled' : failureMessage(e));
       if (isCancellation(e)) {
         await restoreDrill();
-        finish(`cancelled during the ${drillName} drill; ${record.restored ? `${host} was restored` : `RESTORE OF ${host} FAILED`}`);
+        finish(
+          `cancelled during the ${drillName} drill; ${record.restored ? `${host} was restored` : `RESTORE OF ${host} FAILED`}`,
+        );
         throw e;
       }
     }
@@ -152,15 +216,24 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
         try {
           // Time to recover: from the restore command to healthy (workflow time, replay-safe).
           const restoreStarted = Date.now();
-          await restore.startComponent.executeWithOptions({ ...base, summary: `${host}: restore ${component}` }, [input, host, component]);
+          await restore.startComponent.executeWithOptions(
+            { ...base, summary: `${host}: restore ${component}` },
+            [input, host, component],
+          );
           record.restoredAt = now();
           await restore.waitRecovered.executeWithOptions(
-            { ...base, startToCloseTimeout: options.tolerances.maxRecoveryMs + 300_000, summary: `${host}: wait until ${component} is healthy again` },
+            {
+              ...base,
+              startToCloseTimeout: options.tolerances.maxRecoveryMs + 300_000,
+              summary: `${host}: wait until ${component} is healthy again`,
+            },
             [input, host, component, options.tolerances.maxRecoveryMs + 240_000],
           );
           record.recoveryMs = Date.now() - restoreStarted;
           if (record.recoveryMs > options.tolerances.maxRecoveryMs)
-            record.reasons.push(`recovery took ${Math.round(record.recoveryMs / 1000)} s (tolerance ${options.tolerances.maxRecoveryMs / 1000} s)`);
+            record.reasons.push(
+              `recovery took ${Math.round(record.recoveryMs / 1000)} s (tolerance ${options.tolerances.maxRecoveryMs / 1000} s)`,
+            );
           record.restored = true;
         } catch (e) {
           record.restored = false;
@@ -174,5 +247,7 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
     }
   }
   const v = overallVerdict(journal.drills);
-  return finish(`${journal.drills.length} drill(s): ${journal.drills.map((d) => `${d.drill} on ${d.host} ${d.verdict}`).join(', ')}; overall ${v}`);
+  return finish(
+    `${journal.drills.length} drill(s): ${journal.drills.map((d) => `${d.drill} on ${d.host} ${d.verdict}`).join(', ')}; overall ${v}`,
+  );
 }

@@ -13,7 +13,6 @@ import { parse, stringify } from 'yaml';
 import type { DeployInput } from '../../src/activities/context';
 import { deployWorkflowId, rootMessage, startDeploy } from '../../src/cli/deploy';
 import type { LoadedInventory } from '../../src/config/load';
-import { loadInventory } from '../../src/config/load';
 import { projectRoot } from '../../src/paths';
 import { run, sleep } from '../../src/util/exec';
 import type { DeploySummary } from '../../src/workflows/deploy';
@@ -22,7 +21,12 @@ import { hostPaths, startSshd, stopSshd } from '../../lab/hosts';
 import { labHosts } from '../../lab/layout';
 import { labPaths } from '../../lab/lab';
 import { containerSnapshot, curlThroughDataPlane, etcdctl, wipeHosts } from '../support/cluster';
-import { activityKey, attemptsByScheduledId, scheduledActivities, workflowHistory } from '../support/history';
+import {
+  activityKey,
+  attemptsByScheduledId,
+  scheduledActivities,
+  workflowHistory,
+} from '../support/history';
 import { sharedLab } from '../support/lab';
 import { testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
@@ -39,20 +43,26 @@ async function connect() {
   client = new Client({ connection });
 }
 
-async function deployAndWait(deployInput = input): Promise<{ summary: DeploySummary; runId: string }> {
+async function deployAndWait(
+  deployInput = input,
+): Promise<{ summary: DeploySummary; runId: string }> {
   const handle = await startDeploy(client, deployInput);
   return { summary: await handle.result(), runId: handle.firstExecutionRunId };
 }
 
 /** Wait until the running deploy's progress satisfies `when` (polled fast, via the query). */
-async function waitForProgress(when: (p: DeployProgress) => boolean, timeoutMs = 120_000): Promise<DeployProgress> {
+async function waitForProgress(
+  when: (p: DeployProgress) => boolean,
+  timeoutMs = 120_000,
+): Promise<DeployProgress> {
   const handle = client.workflow.getHandle(deployWorkflowId(lab.inventory.cluster));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const p = await handle.query<DeployProgress>('progress');
       if (when(p)) return p;
-      if (p.phase === 'done' || p.phase === 'failed') throw new Error(`deploy reached ${p.phase} before the awaited moment`);
+      if (p.phase === 'done' || p.phase === 'failed')
+        throw new Error(`deploy reached ${p.phase} before the awaited moment`);
     } catch (e) {
       if (e instanceof Error && /before the awaited/.test(e.message)) throw e;
     }
@@ -65,9 +75,14 @@ async function waitForProgress(when: (p: DeployProgress) => boolean, timeoutMs =
 async function assertHealthyCluster(summary: DeploySummary) {
   const health = await etcdctl(lab, 'endpoint', 'health');
   assert.equal(health.code, 0, health.stderr);
-  assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3, 'three healthy etcd members');
+  assert.equal(
+    (health.stdout + health.stderr).match(/is healthy/g)?.length,
+    3,
+    'three healthy etcd members',
+  );
   const members = await etcdctl(lab, 'member', 'list');
-  for (const n of ['api7-etcd-1', 'api7-etcd-2', 'api7-etcd-3']) assert.match(members.stdout, new RegExp(`${n},`));
+  for (const n of ['api7-etcd-1', 'api7-etcd-2', 'api7-etcd-3'])
+    assert.match(members.stdout, new RegExp(`${n},`));
 
   const containers = await containerSnapshot(lab);
   for (const h of lab.inventory.hosts) {
@@ -76,19 +91,50 @@ async function assertHealthyCluster(summary: DeploySummary) {
     if (h.roles.includes('etcd')) expected.push('etcd');
     if (h.roles.includes('control-plane')) expected.push('dashboard');
     if (h.roles.includes('data-plane')) expected.push('gateway');
-    assert.equal(names.length, expected.length, `${h.name} runs exactly ${expected.join(', ')}: ${names.join(', ')}`);
-    for (const e of expected) assert.ok(names.some((n) => n.includes(e)), `${h.name} runs ${e}`);
-    assert.ok((containers[h.name] ?? []).every((c) => c.running), `${h.name}: all containers running`);
+    assert.equal(
+      names.length,
+      expected.length,
+      `${h.name} runs exactly ${expected.join(', ')}: ${names.join(', ')}`,
+    );
+    for (const e of expected)
+      assert.ok(
+        names.some((n) => n.includes(e)),
+        `${h.name} runs ${e}`,
+      );
+    assert.ok(
+      (containers[h.name] ?? []).every((c) => c.running),
+      `${h.name}: all containers running`,
+    );
   }
 
-  const ping = await run(['curl', '-sS', '-m', '5', `${lab.inventory.loadBalancers.controlPlane}/ping`], { allowFailure: true });
-  assert.equal(ping.stdout.trim(), 'pong', 'dashboards answer through the control-plane load balancer');
-  const route = await etcdctl(lab, 'get', `/api7/${summary.clusterId}/routes/${lab.inventory.smokeTest.routeId}`, '--print-value-only');
-  assert.match(route.stdout, /"uri":"\/get"/, 'the test route is stored in etcd under the cluster prefix');
+  const ping = await run(
+    ['curl', '-sS', '-m', '5', `${lab.inventory.loadBalancers.controlPlane}/ping`],
+    { allowFailure: true },
+  );
+  assert.equal(
+    ping.stdout.trim(),
+    'pong',
+    'dashboards answer through the control-plane load balancer',
+  );
+  const route = await etcdctl(
+    lab,
+    'get',
+    `/api7/${summary.clusterId}/routes/${lab.inventory.smokeTest.routeId}`,
+    '--print-value-only',
+  );
+  assert.match(
+    route.stdout,
+    /"uri":"\/get"/,
+    'the test route is stored in etcd under the cluster prefix',
+  );
   const curl = await curlThroughDataPlane(lab);
   const [body = '', code] = curl.stdout.split('\n');
   assert.equal(code, '200', curl.stderr);
-  assert.equal((JSON.parse(body) as { url: string }).url, 'http://test.com/get', 'the upstream answered through the gateways');
+  assert.equal(
+    (JSON.parse(body) as { url: string }).url,
+    'http://test.com/get',
+    'the upstream answered through the gateways',
+  );
 }
 
 describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
@@ -119,7 +165,11 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   it('replays the recorded history against the current workflow code', async () => {
     const handle = client.workflow.getHandle(deployWorkflowId(lab.inventory.cluster), first.runId);
     const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, deployWorkflowId('lab'));
+    await Worker.runReplayHistory(
+      { workflowsPath: require.resolve('../../src/workflows') },
+      history,
+      deployWorkflowId('lab'),
+    );
   });
 
   it('a second deploy changes nothing: same containers and start times, no bytes uploaded', async () => {
@@ -127,28 +177,41 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     const again = await deployAndWait();
     assert.equal(again.summary.bytesUploaded, 0);
     assert.equal(again.summary.changes, 0, JSON.stringify(again.summary.steps, null, 1));
-    assert.equal(again.summary.clusterId, first.summary.clusterId, 'the gateway cluster is found by name, not created again');
+    assert.equal(
+      again.summary.clusterId,
+      first.summary.clusterId,
+      'the gateway cluster is found by name, not created again',
+    );
     assert.deepEqual(await containerSnapshot(lab), before);
   });
 
   it('refuses a second concurrent deploy of the same cluster', async () => {
     const running = await startDeploy(client, input);
-    await assert.rejects(startDeploy(client, input), /a deploy of cluster "lab" is already running \(workflow deploy-lab\)/);
+    await assert.rejects(
+      startDeploy(client, input),
+      /a deploy of cluster "lab" is already running \(workflow deploy-lab\)/,
+    );
     await running.result();
   });
 
   it('refuses an inventory with an error before starting anything', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-bad-'));
-    const doc = parse(readFileSync(labPaths().inventory, 'utf8')) as { hosts: Array<{ address: string }> };
+    const doc = parse(readFileSync(labPaths().inventory, 'utf8')) as {
+      hosts: Array<{ address: string }>;
+    };
     doc.hosts[3]!.address = '10.213.0.14; reboot';
     const file = path.join(dir, 'inventory.yaml');
     writeFileSync(file, stringify(doc));
-    const countRuns = async () => (await client.workflow.count(`WorkflowId = "${deployWorkflowId('lab')}"`)).count;
+    const countRuns = async () =>
+      (await client.workflow.count(`WorkflowId = "${deployWorkflowId('lab')}"`)).count;
     const runsBefore = await countRuns();
-    const r = await run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), 'deploy', '-i', file], {
-      allowFailure: true,
-      env: { ...process.env, TEMPORAL_ADDRESS: server.address },
-    });
+    const r = await run(
+      [process.execPath, path.join(projectRoot, 'dist/src/client.js'), 'deploy', '-i', file],
+      {
+        allowFailure: true,
+        env: { ...process.env, TEMPORAL_ADDRESS: server.address },
+      },
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /hosts\[3\]\.address: must be an IPv4 address or a host name/);
     assert.equal(await countRuns(), runsBefore, 'no workflow was started');
@@ -168,14 +231,24 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
       assert.ok(msg.includes(offered) && msg.includes(wrong), msg);
       return true;
     });
-    const types = new Set(scheduledActivities(await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId)).map((a) => a.type));
-    assert.deepEqual([...types].sort(), ['preflightHost', 'validateDeploy'], 'nothing ran after preflight');
+    const types = new Set(
+      scheduledActivities(
+        await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId),
+      ).map((a) => a.type),
+    );
+    assert.deepEqual(
+      [...types].sort(),
+      ['preflightHost', 'validateDeploy'],
+      'nothing ran after preflight',
+    );
     assert.deepEqual(await containerSnapshot(lab), before);
   });
 
   /** Every activity of the run was scheduled once: nothing finished was run again. */
   async function assertNoActivityRanTwice(runId: string) {
-    const scheduled = scheduledActivities(await workflowHistory(server.address, deployWorkflowId('lab'), runId));
+    const scheduled = scheduledActivities(
+      await workflowHistory(server.address, deployWorkflowId('lab'), runId),
+    );
     const counts = new Map<string, number>();
     for (const a of scheduled) counts.set(activityKey(a), (counts.get(activityKey(a)) ?? 0) + 1);
     const twice = [...counts].filter(([, n]) => n > 1);
@@ -186,16 +259,29 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   it('survives a worker killed with SIGKILL while shipping artifacts', async () => {
     await wipeHosts(lab);
     const handle = await startDeploy(client, input);
-    const seen = await waitForProgress((p) => p.phase === 'ship' && Object.values(p.hosts).some((h) => h.step === 'ship' && h.status === 'running'));
+    const seen = await waitForProgress(
+      (p) =>
+        p.phase === 'ship' &&
+        Object.values(p.hosts).some((h) => h.step === 'ship' && h.status === 'running'),
+    );
     await worker.kill('SIGKILL');
-    const finishedBeforeKill = Object.entries(seen.hosts).filter(([, h]) => h.step === 'ship' && h.status === 'done').length;
+    const finishedBeforeKill = Object.entries(seen.hosts).filter(
+      ([, h]) => h.step === 'ship' && h.status === 'done',
+    ).length;
     worker = await startWorkerProcess(server.address);
     const summary = await handle.result();
     const scheduled = await assertNoActivityRanTwice(handle.firstExecutionRunId);
-    const attempts = attemptsByScheduledId(await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId));
-    const retriedShips = scheduled.filter((a) => a.type === 'shipArtifacts' && (attempts.get(a.eventId) ?? 0) > 1);
+    const attempts = attemptsByScheduledId(
+      await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId),
+    );
+    const retriedShips = scheduled.filter(
+      (a) => a.type === 'shipArtifacts' && (attempts.get(a.eventId) ?? 0) > 1,
+    );
     assert.ok(retriedShips.length >= 1, 'the interrupted upload was retried by the new worker');
-    assert.ok(retriedShips.length <= lab.inventory.hosts.length - finishedBeforeKill, 'uploads finished before the kill were not redone');
+    assert.ok(
+      retriedShips.length <= lab.inventory.hosts.length - finishedBeforeKill,
+      'uploads finished before the kill were not redone',
+    );
     await assertHealthyCluster(summary);
   });
 
@@ -220,7 +306,9 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     await sleep(2000);
     await server.start();
     await connect();
-    const summary = await client.workflow.getHandle<() => Promise<DeploySummary>>(handle.workflowId, handle.firstExecutionRunId).result();
+    const summary = await client.workflow
+      .getHandle<() => Promise<DeploySummary>>(handle.workflowId, handle.firstExecutionRunId)
+      .result();
     await assertNoActivityRanTwice(handle.firstExecutionRunId);
     await assertHealthyCluster(summary);
   });
@@ -234,9 +322,15 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     await sleep(30_000);
     startSshd(victim, hostPaths(labPaths().dir, victim));
     const summary = await handle.result();
-    const events = await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId);
+    const events = await workflowHistory(
+      server.address,
+      handle.workflowId,
+      handle.firstExecutionRunId,
+    );
     const attempts = attemptsByScheduledId(events);
-    const retried = scheduledActivities(events).filter((a) => a.host === 'ha4' && (attempts.get(a.eventId) ?? 0) > 1);
+    const retried = scheduledActivities(events).filter(
+      (a) => a.host === 'ha4' && (attempts.get(a.eventId) ?? 0) > 1,
+    );
     assert.ok(retried.length >= 1, 'an ha4 step was retried while its sshd was down');
     await assertHealthyCluster(summary);
   });

@@ -25,7 +25,11 @@ describe('embedded Temporal dev server', () => {
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     const result = await worker.runUntil(
-      client.workflow.execute('greet', { taskQueue: 'trivial', workflowId: 'trivial-1', args: ['lab'] }),
+      client.workflow.execute('greet', {
+        taskQueue: 'trivial',
+        workflowId: 'trivial-1',
+        args: ['lab'],
+      }),
     );
     assert.equal(result, 'hello, LAB');
     await connection.close();
@@ -34,13 +38,33 @@ describe('embedded Temporal dev server', () => {
     await server.stop();
     await server.start();
     // Asserted with the temporal CLI, against the SQLite file that outlived the restart.
-    const shown = await run([temporalBinary, 'workflow', 'describe', '--address', server.address, '-w', 'trivial-1', '-o', 'json']);
+    const shown = await run([
+      temporalBinary,
+      'workflow',
+      'describe',
+      '--address',
+      server.address,
+      '-w',
+      'trivial-1',
+      '-o',
+      'json',
+    ]);
     const described = JSON.parse(shown.stdout) as { workflowExecutionInfo: { status: string } };
     assert.equal(described.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
   });
 
   it('registers the custom search attributes the workflows use', async () => {
-    const out = (await run([temporalBinary, 'operator', 'search-attribute', 'list', '--address', server.address])).stdout;
-    for (const name of ['Api7Cluster', 'Api7Phase', 'Api7Verdict']) assert.match(out, new RegExp(`${name}\\s+Keyword`));
+    const out = (
+      await run([
+        temporalBinary,
+        'operator',
+        'search-attribute',
+        'list',
+        '--address',
+        server.address,
+      ])
+    ).stdout;
+    for (const name of ['Api7Cluster', 'Api7Phase', 'Api7Verdict'])
+      assert.match(out, new RegExp(`${name}\\s+Keyword`));
   });
 });

@@ -29,7 +29,10 @@ let worker: WorkerProcess;
 let connection: Connection;
 let client: Client;
 
-const quick = (over: VerifyInput['options'] = {}): VerifyInput => ({ ...input, options: { rate: 20, holdMs: 6000, ...over } });
+const quick = (over: VerifyInput['options'] = {}): VerifyInput => ({
+  ...input,
+  options: { rate: 20, holdMs: 6000, ...over },
+});
 
 /** Every container on every host is running and etcd has its three healthy members. */
 async function assertFullyRestored() {
@@ -40,7 +43,11 @@ async function assertFullyRestored() {
     assert.equal(running.length, expected, `${h.name}: ${JSON.stringify(snapshot[h.name])}`);
   }
   const health = await etcdctl(lab, 'endpoint', 'health');
-  assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3, health.stdout + health.stderr);
+  assert.equal(
+    (health.stdout + health.stderr).match(/is healthy/g)?.length,
+    3,
+    health.stdout + health.stderr,
+  );
   const curl = await curlThroughDataPlane(lab);
   assert.equal(curl.stdout.split('\n')[1], '200');
 }
@@ -67,7 +74,10 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
     await (await startDeploy(client, input)).result();
   });
   after(async () => {
-    await run([temporalBinary, 'schedule', 'delete', '--address', server.address, '-s', 'verify-lab'], { allowFailure: true });
+    await run(
+      [temporalBinary, 'schedule', 'delete', '--address', server.address, '-s', 'verify-lab'],
+      { allowFailure: true },
+    );
     await worker?.kill();
     await connection?.close();
     await server.dispose();
@@ -76,16 +86,28 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
   it('all three drills pass on a healthy lab, measured, and everything runs again afterwards', async () => {
     const journal = await (await startVerify(client, quick())).result();
     assert.equal(journal.verdict, 'passed', JSON.stringify(journal.drills, null, 1));
-    assert.deepEqual(journal.drills.map((d) => d.drill), ['data-plane', 'control-plane', 'etcd']);
+    assert.deepEqual(
+      journal.drills.map((d) => d.drill),
+      ['data-plane', 'control-plane', 'etcd'],
+    );
     for (const d of journal.drills) {
       assert.equal(d.restored, true);
       assert.ok((d.recoveryMs ?? -1) >= 0, `${d.drill} has a recovery time`);
       assert.ok(d.faultAt && d.restoredAt && d.faultAt < d.restoredAt);
     }
     const dp = journal.drills[0]!;
-    assert.ok(dp.probe && dp.probe.requests >= 100, `the data plane was probed continuously: ${dp.probe?.requests}`);
-    assert.equal(dp.probe.failures, 0, `no request failed through the data-plane load balancer: ${dp.probe.errors.join('; ')}`);
-    assert.ok(dp.probe.p50Ms > 0 && dp.probe.p50Ms <= dp.probe.p95Ms && dp.probe.p95Ms <= dp.probe.p99Ms);
+    assert.ok(
+      dp.probe && dp.probe.requests >= 100,
+      `the data plane was probed continuously: ${dp.probe?.requests}`,
+    );
+    assert.equal(
+      dp.probe.failures,
+      0,
+      `no request failed through the data-plane load balancer: ${dp.probe.errors.join('; ')}`,
+    );
+    assert.ok(
+      dp.probe.p50Ms > 0 && dp.probe.p50Ms <= dp.probe.p95Ms && dp.probe.p95Ms <= dp.probe.p99Ms,
+    );
     const cp = journal.drills[1]!;
     assert.ok(cp.probe && cp.probe.requests >= 100);
     assert.ok(cp.probe.failedRatio <= 0.001, cp.probe.errors.join('; '));
@@ -97,13 +119,23 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
   });
 
   it('a verification cancelled in the middle of a drill leaves the cluster fully restored; deploys are refused meanwhile', async () => {
-    const handle = await startVerify(client, quick({ drills: ['data-plane'], holdMs: 60_000, hosts: { 'data-plane': 'ha5' } }));
-    await waitFor('the data-plane fault', async () => (await handle.query<Journal>('progress')).drills[0]?.faultAt !== undefined, 60_000, 200);
+    const handle = await startVerify(
+      client,
+      quick({ drills: ['data-plane'], holdMs: 60_000, hosts: { 'data-plane': 'ha5' } }),
+    );
+    await waitFor(
+      'the data-plane fault',
+      async () => (await handle.query<Journal>('progress')).drills[0]?.faultAt !== undefined,
+      60_000,
+      200,
+    );
     const gone = await containerSnapshot(lab);
     assert.equal((gone.ha5 ?? []).length, 0, 'the gateway on ha5 is down during the drill');
     await assert.rejects(
       (async () => (await startDeploy(client, input)).result())(),
-      (e: unknown) => e instanceof WorkflowFailedError && /a verification of lab is running/.test(String((e.cause as Error)?.cause ?? e.cause)),
+      (e: unknown) =>
+        e instanceof WorkflowFailedError &&
+        /a verification of lab is running/.test(String((e.cause as Error)?.cause ?? e.cause)),
     );
     await handle.cancel();
     await assert.rejects(handle.result(), /cancel/i);
@@ -118,34 +150,106 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
       const journal = await handle.result();
       assert.equal(journal.verdict, 'aborted');
       assert.match(journal.drills[0]!.reasons.join(' '), /cluster not steady: .*gateway on ha4/);
-      const types = scheduledActivities(await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId)).map((a) => a.type);
+      const types = scheduledActivities(
+        await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId),
+      ).map((a) => a.type);
       assert.ok(!types.includes('stopComponent'), `no fault was injected: ${types.join(', ')}`);
       assert.deepEqual(await containerSnapshot(lab), before);
     } finally {
       await composeOnHost('ha4', ['up', '-d']);
     }
-    await waitFor('ha4 serving again', async () => (await curlThroughDataPlane(lab)).stdout.endsWith('200'), 60_000);
+    await waitFor(
+      'ha4 serving again',
+      async () => (await curlThroughDataPlane(lab)).stdout.endsWith('200'),
+      60_000,
+    );
     await sleep(2000);
   });
 
   it('a schedule runs verifyHA, is listed by `temporal schedule list`, and its verdict is found by `verify --last`', async () => {
     const cli = (...args: string[]) =>
-      run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), ...args], { env: { ...process.env, TEMPORAL_ADDRESS: server.address }, allowFailure: true });
-    const created = await cli('schedule', 'create', '-i', path.join(lab.baseDir, 'inventory.yaml'), '--every', '20s', '--drills', 'data-plane', '--hold', '3');
+      run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: server.address },
+        allowFailure: true,
+      });
+    const created = await cli(
+      'schedule',
+      'create',
+      '-i',
+      path.join(lab.baseDir, 'inventory.yaml'),
+      '--every',
+      '20s',
+      '--drills',
+      'data-plane',
+      '--hold',
+      '3',
+    );
     assert.equal(created.code, 0, created.stderr);
     const listed = await run([temporalBinary, 'schedule', 'list', '--address', server.address]);
     assert.match(listed.stdout, /verify-lab/);
     const scheduledRuns = async () =>
-      JSON.parse((await run([temporalBinary, 'workflow', 'list', '--address', server.address, '-q', `TemporalScheduledById = 'verify-lab' AND ExecutionStatus = 'Completed'`, '-o', 'json'])).stdout || '[]') as unknown[];
-    await waitFor('a scheduled verification to complete', async () => (await scheduledRuns()).length >= 1, 120_000, 1000);
-    const verdicts = await run([temporalBinary, 'workflow', 'list', '--address', server.address, '-q', `TemporalScheduledById = 'verify-lab' AND Api7Verdict = 'passed'`]);
-    assert.match(verdicts.stdout, /verifyHA/, 'the verdict is a search attribute the UI can filter on');
+      JSON.parse(
+        (
+          await run([
+            temporalBinary,
+            'workflow',
+            'list',
+            '--address',
+            server.address,
+            '-q',
+            `TemporalScheduledById = 'verify-lab' AND ExecutionStatus = 'Completed'`,
+            '-o',
+            'json',
+          ])
+        ).stdout || '[]',
+      ) as unknown[];
+    await waitFor(
+      'a scheduled verification to complete',
+      async () => (await scheduledRuns()).length >= 1,
+      120_000,
+      1000,
+    );
+    const verdicts = await run([
+      temporalBinary,
+      'workflow',
+      'list',
+      '--address',
+      server.address,
+      '-q',
+      `TemporalScheduledById = 'verify-lab' AND Api7Verdict = 'passed'`,
+    ]);
+    assert.match(
+      verdicts.stdout,
+      /verifyHA/,
+      'the verdict is a search attribute the UI can filter on',
+    );
     const last = await cli('verify', '--last', 'lab');
     assert.match(last.stdout, /verification of lab: .*passed/);
     assert.equal((await cli('schedule', 'delete', 'lab')).code, 0);
-    assert.doesNotMatch((await run([temporalBinary, 'schedule', 'list', '--address', server.address])).stdout, /verify-lab/);
+    assert.doesNotMatch(
+      (await run([temporalBinary, 'schedule', 'list', '--address', server.address])).stdout,
+      /verify-lab/,
+    );
     // A scheduled run may still be finishing; let it, so the lab is left as it was.
-    await waitFor('no verification running', async () => !/Running/.test((await run([temporalBinary, 'workflow', 'list', '--address', server.address, '-q', `WorkflowType = 'verifyHA' AND ExecutionStatus = 'Running'`])).stdout), 120_000, 1000);
+    await waitFor(
+      'no verification running',
+      async () =>
+        !/Running/.test(
+          (
+            await run([
+              temporalBinary,
+              'workflow',
+              'list',
+              '--address',
+              server.address,
+              '-q',
+              `WorkflowType = 'verifyHA' AND ExecutionStatus = 'Running'`,
+            ])
+          ).stdout,
+        ),
+      120_000,
+      1000,
+    );
     await assertFullyRestored();
   });
 });

@@ -23,13 +23,19 @@ describe('lab hosts over ssh2 with host-key verification', () => {
   it('each host runs its own Docker engine (distinct engine IDs, own hostname and address)', async () => {
     const ids = new Set<string>();
     for (const s of sessions) {
-      const info = JSON.parse(await s.exec(['docker', 'info', '--format', '{{json .}}'])) as { ID: string; Name: string };
+      const info = JSON.parse(await s.exec(['docker', 'info', '--format', '{{json .}}'])) as {
+        ID: string;
+        Name: string;
+      };
       assert.equal(info.Name, s.target.name, 'docker info reports the host name of the lab host');
       ids.add(info.ID);
       const version = await s.exec(['docker', 'version', '--format', '{{.Server.Version}}']);
       assert.match(version.trim(), /^\d+\.\d+\.\d+/);
       const addrs = await s.exec(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
-      assert.ok(addrs.includes(`${s.target.address}/`), `${s.target.name} has address ${s.target.address}`);
+      assert.ok(
+        addrs.includes(`${s.target.address}/`),
+        `${s.target.name} has address ${s.target.address}`,
+      );
     }
     assert.equal(ids.size, sessions.length, 'every host has a different engine ID');
   });
@@ -43,9 +49,22 @@ describe('lab hosts over ssh2 with host-key verification', () => {
     const tarball = lab.inventory.etcd.imageTarball;
     assert.ok(tarball, 'the lab inventory names the etcd image tarball');
     await first.exec(['docker', 'load'], { stdin: await readFile(tarball.path) });
-    await first.exec(['docker', 'create', '--name', 'isolation-probe', lab.inventory.etcd.image, '--version']);
-    assert.match(await first.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']), /isolation-probe/);
-    assert.doesNotMatch(await second.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']), /isolation-probe/);
+    await first.exec([
+      'docker',
+      'create',
+      '--name',
+      'isolation-probe',
+      lab.inventory.etcd.image,
+      '--version',
+    ]);
+    assert.match(
+      await first.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']),
+      /isolation-probe/,
+    );
+    assert.doesNotMatch(
+      await second.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']),
+      /isolation-probe/,
+    );
     const r = await second.execRaw(['docker', 'image', 'inspect', lab.inventory.etcd.image]);
     assert.notEqual(r.code, 0, 'the image loaded on one host is absent on another');
   });

@@ -12,7 +12,9 @@ export interface ContainerSnapshot {
 }
 
 /** Every container on every host: id, name, start time (docker inspect over SSH). */
-export async function containerSnapshot(lab: LoadedInventory): Promise<Record<string, ContainerSnapshot[]>> {
+export async function containerSnapshot(
+  lab: LoadedInventory,
+): Promise<Record<string, ContainerSnapshot[]>> {
   const out: Record<string, ContainerSnapshot[]> = {};
   await Promise.all(
     lab.inventory.hosts.map(async (h) => {
@@ -20,7 +22,17 @@ export async function containerSnapshot(lab: LoadedInventory): Promise<Record<st
       try {
         const ids = (await s.exec(['docker', 'ps', '-aq'])).split('\n').filter(Boolean);
         const lines = ids.length
-          ? (await s.exec(['docker', 'inspect', '--format', '{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Running}}', ...ids])).split('\n').filter(Boolean)
+          ? (
+              await s.exec([
+                'docker',
+                'inspect',
+                '--format',
+                '{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Running}}',
+                ...ids,
+              ])
+            )
+              .split('\n')
+              .filter(Boolean)
           : [];
         out[h.name] = lines
           .map((l) => {
@@ -37,13 +49,31 @@ export async function containerSnapshot(lab: LoadedInventory): Promise<Record<st
 }
 
 export function etcdctl(lab: LoadedInventory, ...args: string[]) {
-  const endpoints = lab.inventory.hosts.filter((h) => h.roles.includes('etcd')).map((h) => `${h.address}:${lab.inventory.etcd.clientPort}`);
-  return run(['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '3s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, allowFailure: true });
+  const endpoints = lab.inventory.hosts
+    .filter((h) => h.roles.includes('etcd'))
+    .map((h) => `${h.address}:${lab.inventory.etcd.clientPort}`);
+  return run(['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '3s', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    allowFailure: true,
+  });
 }
 
 export function curlThroughDataPlane(lab: LoadedInventory) {
   const t = lab.inventory.smokeTest;
-  return run(['curl', '-sS', '-m', '5', '-w', '\n%{http_code}', '-H', `Host: ${t.host}`, new URL(t.uri, lab.inventory.loadBalancers.dataPlane).toString()], { allowFailure: true });
+  return run(
+    [
+      'curl',
+      '-sS',
+      '-m',
+      '5',
+      '-w',
+      '\n%{http_code}',
+      '-H',
+      `Host: ${t.host}`,
+      new URL(t.uri, lab.inventory.loadBalancers.dataPlane).toString(),
+    ],
+    { allowFailure: true },
+  );
 }
 
 /** Remove everything a deploy put on the hosts: containers, images, files. */
@@ -52,9 +82,21 @@ export async function wipeHosts(lab: LoadedInventory): Promise<void> {
     lab.inventory.hosts.map(async (h) => {
       const s = await sshTo(lab, h.name);
       try {
-        await s.exec(['sh', '-c', 'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null']);
-        await s.exec(['sh', '-c', 'ids=$(docker images -q); [ -z "$ids" ] || docker rmi -f $ids >/dev/null']);
-        await s.exec(['sh', '-c', 'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd/etcd_data']);
+        await s.exec([
+          'sh',
+          '-c',
+          'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null',
+        ]);
+        await s.exec([
+          'sh',
+          '-c',
+          'ids=$(docker images -q); [ -z "$ids" ] || docker rmi -f $ids >/dev/null',
+        ]);
+        await s.exec([
+          'sh',
+          '-c',
+          'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd/etcd_data',
+        ]);
       } finally {
         s.close();
       }

@@ -8,15 +8,31 @@ export interface HistoryEvent {
   [attrs: string]: unknown;
 }
 
-export async function workflowHistory(address: string, workflowId: string, runId?: string): Promise<HistoryEvent[]> {
-  const args = [temporalBinary, 'workflow', 'show', '--address', address, '-w', workflowId, '-o', 'json'];
+export async function workflowHistory(
+  address: string,
+  workflowId: string,
+  runId?: string,
+): Promise<HistoryEvent[]> {
+  const args = [
+    temporalBinary,
+    'workflow',
+    'show',
+    '--address',
+    address,
+    '-w',
+    workflowId,
+    '-o',
+    'json',
+  ];
   if (runId) args.push('-r', runId);
   return (JSON.parse((await run(args)).stdout) as { events: HistoryEvent[] }).events;
 }
 
 function decodePayloads(p: unknown): unknown[] {
   const payloads = (p as { payloads?: Array<{ data?: string }> } | undefined)?.payloads ?? [];
-  return payloads.map((x) => (x.data ? JSON.parse(Buffer.from(x.data, 'base64').toString('utf8')) : undefined));
+  return payloads.map((x) =>
+    x.data ? JSON.parse(Buffer.from(x.data, 'base64').toString('utf8')) : undefined,
+  );
 }
 
 export interface ScheduledActivity {
@@ -31,9 +47,16 @@ export function scheduledActivities(events: HistoryEvent[]): ScheduledActivity[]
   return events
     .filter((e) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')
     .map((e) => {
-      const a = e.activityTaskScheduledEventAttributes as { activityType: { name: string }; input?: unknown };
+      const a = e.activityTaskScheduledEventAttributes as {
+        activityType: { name: string };
+        input?: unknown;
+      };
       const args = decodePayloads(a.input);
-      return { eventId: e.eventId, type: a.activityType.name, host: typeof args[1] === 'string' ? args[1] : undefined };
+      return {
+        eventId: e.eventId,
+        type: a.activityType.name,
+        host: typeof args[1] === 'string' ? args[1] : undefined,
+      };
     });
 }
 
@@ -43,7 +66,10 @@ export function attemptsByScheduledId(events: HistoryEvent[]): Map<string, numbe
   for (const e of events) {
     if (e.eventType !== 'EVENT_TYPE_ACTIVITY_TASK_STARTED') continue;
     const a = e.activityTaskStartedEventAttributes as { scheduledEventId: string; attempt: number };
-    out.set(String(a.scheduledEventId), Math.max(out.get(String(a.scheduledEventId)) ?? 0, a.attempt));
+    out.set(
+      String(a.scheduledEventId),
+      Math.max(out.get(String(a.scheduledEventId)) ?? 0, a.attempt),
+    );
   }
   return out;
 }

@@ -10,7 +10,10 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  address: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'src', 'worker.js')], {
     env: { ...process.env, TEMPORAL_ADDRESS: address, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,16 +8,27 @@ import { parse } from 'yaml';
 import { quote } from 'shell-quote';
 import { parseInventoryText } from '../../src/config/load';
 import { etcdRunArgv, etcdConfigHash, parseInspect } from '../../src/commands/etcd';
-import { renderDashboardConf, renderGatewayConfig, REDACTED } from '../../src/commands/config-files';
+import {
+  renderDashboardConf,
+  renderGatewayConfig,
+  REDACTED,
+} from '../../src/commands/config-files';
 import { composeArgv } from '../../src/commands/compose';
 import { bundleTopDir, composeProject, portsFor } from '../../src/commands/layout';
-import { availableKiB, dockerProblem, kernelProblem, listeningPorts } from '../../src/commands/preflight';
+import {
+  availableKiB,
+  dockerProblem,
+  kernelProblem,
+  listeningPorts,
+} from '../../src/commands/preflight';
 import { deployPlan, renderPlan } from '../../src/commands/plan';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from '../../src/ssh/host-keys';
 import { mapBounded } from '../../src/workflows/bounded';
 import { projectRoot } from '../../src/paths';
 
-const inv = parseInventoryText(readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'));
+const inv = parseInventoryText(
+  readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'),
+);
 
 describe('etcd docker run', () => {
   it("is the guide's command with the inventory's values, plus our labels", () => {
@@ -30,7 +41,12 @@ describe('etcd docker run', () => {
       `-e ETCD_DATA_DIR=/etcd_data -e ETCD_ENABLE_V2=true`;
     const argv = etcdRunArgv(inv, 'ha1').join(' ');
     assert.ok(argv.startsWith(guide), argv);
-    assert.ok(argv.endsWith(`--label api7-ha.config=${etcdConfigHash(inv, 'ha1')} --label api7-ha.cluster=prod-gw --network=host -d bitnami/etcd:3.4.13`), argv);
+    assert.ok(
+      argv.endsWith(
+        `--label api7-ha.config=${etcdConfigHash(inv, 'ha1')} --label api7-ha.cluster=prod-gw --network=host -d bitnami/etcd:3.4.13`,
+      ),
+      argv,
+    );
   });
 
   it('gives each member its own settings hash, stable across calls', () => {
@@ -40,34 +56,64 @@ describe('etcd docker run', () => {
   });
 
   it('reads docker inspect output, including a container without our label', () => {
-    assert.deepEqual(parseInspect('abc|true|1234|2026-01-01T00:00:00Z\n'), { id: 'abc', running: true, configHash: '1234', startedAt: '2026-01-01T00:00:00Z' });
+    assert.deepEqual(parseInspect('abc|true|1234|2026-01-01T00:00:00Z\n'), {
+      id: 'abc',
+      running: true,
+      configHash: '1234',
+      startedAt: '2026-01-01T00:00:00Z',
+    });
     assert.equal(parseInspect('abc|false|<no value>|2026').configHash, '');
   });
 });
 
 describe('config files', () => {
-  const vendorGateway = '# vendor\napisix:\n  node_listen: 80\netcd:\n  host:\n    - "127.0.0.1:2379"\n  prefix: "/api7/${cluster_id}"\nplugin_attr:\n  prometheus:\n    export_addr: { ip: 127.0.0.1, port: 9091 }\n';
+  const vendorGateway =
+    '# vendor\napisix:\n  node_listen: 80\netcd:\n  host:\n    - "127.0.0.1:2379"\n  prefix: "/api7/${cluster_id}"\nplugin_attr:\n  prometheus:\n    export_addr: { ip: 127.0.0.1, port: 9091 }\n';
   it('gateway config.yaml: sets etcd hosts and prefix, keeps the vendor keys, converges', () => {
     const once = renderGatewayConfig(inv, '123456789012345678', {}, vendorGateway);
     const doc = parse(once);
     assert.deepEqual(doc.etcd.host, ['10.0.0.11:2379', '10.0.0.12:2379', '10.0.0.13:2379']);
     assert.equal(doc.etcd.prefix, '/api7/123456789012345678');
     assert.equal(doc.apisix.node_listen, 80);
-    assert.equal(doc.plugin_attr.prometheus.export_addr.ip, '127.0.0.1', 'vendor defaults are not ours to change');
-    assert.equal(renderGatewayConfig(inv, '123456789012345678', {}, once), once, 'a second render changes nothing');
+    assert.equal(
+      doc.plugin_attr.prometheus.export_addr.ip,
+      '127.0.0.1',
+      'vendor defaults are not ours to change',
+    );
+    assert.equal(
+      renderGatewayConfig(inv, '123456789012345678', {}, once),
+      once,
+      'a second render changes nothing',
+    );
   });
 
   it('dashboard conf.yaml: etcd endpoints, login user and shared token secret; keeps allow_list', () => {
-    const vendor = 'conf:\n  listen: { host: 0.0.0.0, port: 9000 }\n  allow_list: [127.0.0.1]\n  etcd: { endpoints: ["127.0.0.1:2379"], prefix: /api7 }\nauthentication:\n  secret: secret\n  users: [{ username: admin, password: admin }]\n';
-    const once = renderDashboardConf(inv, { dashboardPassword: 'pw-1', tokenSecret: 'tok-1' }, vendor);
+    const vendor =
+      'conf:\n  listen: { host: 0.0.0.0, port: 9000 }\n  allow_list: [127.0.0.1]\n  etcd: { endpoints: ["127.0.0.1:2379"], prefix: /api7 }\nauthentication:\n  secret: secret\n  users: [{ username: admin, password: admin }]\n';
+    const once = renderDashboardConf(
+      inv,
+      { dashboardPassword: 'pw-1', tokenSecret: 'tok-1' },
+      vendor,
+    );
     const doc = parse(once);
-    assert.deepEqual(doc.conf.etcd.endpoints, ['10.0.0.11:2379', '10.0.0.12:2379', '10.0.0.13:2379']);
+    assert.deepEqual(doc.conf.etcd.endpoints, [
+      '10.0.0.11:2379',
+      '10.0.0.12:2379',
+      '10.0.0.13:2379',
+    ]);
     assert.equal(doc.conf.etcd.enable_auth, false);
     assert.deepEqual(doc.conf.allow_list, ['127.0.0.1']);
     assert.deepEqual(doc.authentication.users, [{ username: 'admin', password: 'pw-1' }]);
     assert.equal(doc.authentication.secret, 'tok-1');
-    assert.equal(renderDashboardConf(inv, { dashboardPassword: 'pw-1', tokenSecret: 'tok-1' }, once), once);
-    assert.ok(parse(renderDashboardConf(inv, { dashboardPassword: 'x', tokenSecret: 'y' }, 'not: [valid')).conf.etcd, 'a broken file is replaced');
+    assert.equal(
+      renderDashboardConf(inv, { dashboardPassword: 'pw-1', tokenSecret: 'tok-1' }, once),
+      once,
+    );
+    assert.ok(
+      parse(renderDashboardConf(inv, { dashboardPassword: 'x', tokenSecret: 'y' }, 'not: [valid'))
+        .conf.etcd,
+      'a broken file is replaced',
+    );
   });
 });
 
@@ -77,12 +123,31 @@ describe('layout and compose', () => {
     assert.equal(bundleTopDir(inv.gateway.bundle), 'api7-2.13.2209.1-dp');
   });
   it('builds compose commands for the plugin and the standalone tool, project always explicit', () => {
-    assert.deepEqual(composeArgv('standalone', '/r/d', 'p', ['up', '-d']), ['docker-compose', '--project-directory', '/r/d', '-f', '/r/d/docker-compose.yaml', '-p', 'p', 'up', '-d']);
-    assert.deepEqual(composeArgv('plugin', '/r/d', 'p', ['down']).slice(0, 2), ['docker', 'compose']);
+    assert.deepEqual(composeArgv('standalone', '/r/d', 'p', ['up', '-d']), [
+      'docker-compose',
+      '--project-directory',
+      '/r/d',
+      '-f',
+      '/r/d/docker-compose.yaml',
+      '-p',
+      'p',
+      'up',
+      '-d',
+    ]);
+    assert.deepEqual(composeArgv('plugin', '/r/d', 'p', ['down']).slice(0, 2), [
+      'docker',
+      'compose',
+    ]);
   });
   it('knows which ports each role needs', () => {
-    assert.deepEqual(portsFor(inv, inv.hosts[0]!).map((p) => p.port), [2379, 2380, 9000]);
-    assert.deepEqual(portsFor(inv, inv.hosts[3]!).map((p) => p.port), [80, 443, 9091]);
+    assert.deepEqual(
+      portsFor(inv, inv.hosts[0]!).map((p) => p.port),
+      [2379, 2380, 9000],
+    );
+    assert.deepEqual(
+      portsFor(inv, inv.hosts[3]!).map((p) => p.port),
+      [80, 443, 9091],
+    );
   });
 });
 
@@ -99,9 +164,18 @@ describe('preflight judgements', () => {
     assert.equal(dockerProblem('28.2.2'), undefined);
   });
   it('reads ss and df output', () => {
-    const ss = 'LISTEN 0 4096 10.0.0.1:2379 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\nLISTEN 0 511 *:80 *:*\n';
-    assert.deepEqual([...listeningPorts(ss)].sort((a, b) => a - b), [22, 80, 2379]);
-    assert.equal(availableKiB('Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 264212084 14224228 81277036 15% /\n'), 81277036);
+    const ss =
+      'LISTEN 0 4096 10.0.0.1:2379 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\nLISTEN 0 511 *:80 *:*\n';
+    assert.deepEqual(
+      [...listeningPorts(ss)].sort((a, b) => a - b),
+      [22, 80, 2379],
+    );
+    assert.equal(
+      availableKiB(
+        'Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 264212084 14224228 81277036 15% /\n',
+      ),
+      81277036,
+    );
   });
 });
 
@@ -110,7 +184,10 @@ describe('host keys', () => {
   const b64 = blob.toString('base64');
   const fp = fingerprintOf(blob);
   it('computes OpenSSH fingerprints', () => {
-    assert.equal(fp, `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`);
+    assert.equal(
+      fp,
+      `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,
+    );
   });
   it('finds keys in known_hosts: plain, with a port, and hashed', () => {
     const salt = randomBytes(20);
@@ -120,12 +197,24 @@ describe('host keys', () => {
     assert.deepEqual(knownHostFingerprints(text, '10.0.0.2', 2222), [fp]);
     assert.deepEqual(knownHostFingerprints(text, '10.0.0.2', 22), []);
     assert.deepEqual(knownHostFingerprints(text, '10.0.0.9', 22), [fp]);
-    assert.deepEqual(knownHostFingerprints(text, '10.0.0.3', 22), [], 'revoked lines never vouch for a key');
+    assert.deepEqual(
+      knownHostFingerprints(text, '10.0.0.3', 22),
+      [],
+      'revoked lines never vouch for a key',
+    );
   });
   it('lets a pinned fingerprint win over known_hosts, and refuses unknown keys', () => {
     assert.deepEqual(checkHostKey(fp, undefined, [fp]), { ok: true });
-    assert.deepEqual(checkHostKey(fp, 'SHA256:other', [fp]), { ok: false, reason: 'changed', expected: ['SHA256:other'] });
-    assert.deepEqual(checkHostKey(fp, undefined, []), { ok: false, reason: 'unknown', expected: [] });
+    assert.deepEqual(checkHostKey(fp, 'SHA256:other', [fp]), {
+      ok: false,
+      reason: 'changed',
+      expected: ['SHA256:other'],
+    });
+    assert.deepEqual(checkHostKey(fp, undefined, []), {
+      ok: false,
+      reason: 'unknown',
+      expected: [],
+    });
   });
 });
 
@@ -133,9 +222,15 @@ describe('plan', () => {
   it('lists every host with quoted commands and no secret values', () => {
     const text = renderPlan(deployPlan(inv, '/inv'));
     for (const h of inv.hosts) assert.match(text, new RegExp(`^== ${h.name}$`, 'm'));
-    assert.ok(text.includes(quote(etcdRunArgv(inv, 'ha3'))), 'the etcd command is the one the activity runs');
+    assert.ok(
+      text.includes(quote(etcdRunArgv(inv, 'ha3'))),
+      'the etcd command is the one the activity runs',
+    );
     assert.ok(text.includes(REDACTED));
-    assert.match(text, /upload \/inv\/artifacts\/api7-2\.13\.2209\.1-dp\.tar\.gz -> \/opt\/api7-ha\/artifacts\/api7-2\.13\.2209\.1-dp\.tar\.gz/);
+    assert.match(
+      text,
+      /upload \/inv\/artifacts\/api7-2\.13\.2209\.1-dp\.tar\.gz -> \/opt\/api7-ha\/artifacts\/api7-2\.13\.2209\.1-dp\.tar\.gz/,
+    );
   });
 });
 

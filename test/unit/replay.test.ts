@@ -16,7 +16,11 @@ describe('replay of recorded histories', () => {
   for (const file of files) {
     it(`replays ${file} deterministically`, async () => {
       const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file);
+      await Worker.runReplayHistory(
+        { workflowsPath: require.resolve('../../src/workflows') },
+        history,
+        file,
+      );
     });
   }
 });

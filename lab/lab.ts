@@ -224,15 +224,15 @@ export interface HostStatus {
   containers: string;
 }
 
-export async function labStatus(
-  labDir?: string,
-): Promise<{
+export interface LabStatus {
   up: boolean;
   hosts: HostStatus[];
   haproxy: boolean;
   echo: boolean;
   inventory?: string;
-}> {
+}
+
+export async function labStatus(labDir?: string): Promise<LabStatus> {
   const p = labPaths(labDir);
   const state = readState(p);
   if (!state) return { up: false, hosts: [], haproxy: false, echo: false };

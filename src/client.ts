@@ -29,6 +29,7 @@ export function buildProgram(): Command {
       'the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)',
     )
     .addOption(new Option('--hosts <n>', 'number of lab hosts').argParser(int('--hosts')))
+    .option('--no-verify', 'skip the failure drills after the deploy')
     .action(async (o) => (await import('./cli/up.js')).upCommand(o));
 
   program

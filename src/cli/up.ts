@@ -16,8 +16,12 @@ export async function upCommand(opts: { hosts?: number; verify?: boolean }): Pro
   console.log('4/5 deployHA on the lab inventory (watch it in the Temporal UI too)');
   await deployCommand({ inventory, follow: true });
   if (opts.verify !== false) {
-    console.log("\n5/5 verifyHA: the guide's three failure drills, measured through the load balancers");
+    console.log(
+      "\n5/5 verifyHA: the guide's three failure drills, measured through the load balancers",
+    );
     await verifyCommand({ inventory, follow: true, hold: 10 });
   }
-  console.log('\nStop everything with: api7-ha worker --stop; api7-ha lab down; api7-ha server --stop');
+  console.log(
+    '\nStop everything with: api7-ha worker --stop; api7-ha lab down; api7-ha server --stop',
+  );
 }

@@ -49,8 +49,8 @@ if [ ! -x "$temporal_bin" ]; then
 fi
 
 # --- Built JS and lab images ---------------------------------------------------
-log "building TypeScript"
-npx tsc -p tsconfig.json
+log "building TypeScript and the stand-in bundles"
+npm run --silent build
 log "building lab artifacts (images, bundles) if missing"
 node dist/src/client.js lab build
 log "ready"

@@ -4,29 +4,19 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { composeArgv } from '../commands/compose';
+import { faultArgv, restoreArgv, type Component } from '../commands/drills';
 import { etcdMembers } from '../commands/etcd';
-import {
-  composeProject,
-  dashboardDir,
-  findHost,
-  gatewayDir,
-  hostsWithRole,
-} from '../commands/layout';
+import { composeProject, dashboardDir, findHost, hostsWithRole } from '../commands/layout';
 import { clusterHealth, memberHealth } from '../etcd/health';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { httpRequest } from '../util/http';
-import type { DrillName, ProbeStats } from '../workflows/journal';
+import type { ProbeStats } from '../workflows/journal';
 import { heartbeat, keepHeartbeating, pollUntil, withHost, type DeployInput } from './context';
 import { DASHBOARD_READY_LINE, DASHBOARD_SERVICE } from './control-plane';
-import {
-  dashboardLogin,
-  etcdReachable,
-  gatewayMetrics,
-  GATEWAY_SERVICE,
-  smokeRoute,
-} from './data-plane';
+import { dashboardLogin, etcdReachable, gatewayMetrics, smokeRoute } from './data-plane';
 import { etcdAccess } from './etcd';
+
+export type { Component } from '../commands/drills';
 import type { ComposeFlavor } from '../commands/compose';
 
 const problemText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0]! : String(e));
@@ -171,49 +161,29 @@ async function dataPlaneOnce(input: DeployInput, agent?: http.Agent): Promise<st
   return r.status === 200 ? undefined : `HTTP ${r.status}`;
 }
 
-export type Component = 'gateway' | 'dashboard' | 'etcd';
-export const componentOf: Record<DrillName, Component> = {
-  'data-plane': 'gateway',
-  'control-plane': 'dashboard',
-  etcd: 'etcd',
-};
-
-/** The guide's fault: `docker compose down` in the bundle directory, or `docker stop etcd`. */
+/** Inject the guide's fault (see commands/drills.ts); returns the command run. */
 export async function stopComponent(
   input: DeployInput,
   hostName: string,
   component: Component,
 ): Promise<string> {
-  const inv = input.inventory;
   return withHost(input, hostName, async (ssh) => {
-    if (component === 'etcd') {
-      await ssh.exec(['docker', 'stop', inv.etcd.containerName]);
-      return `docker stop ${inv.etcd.containerName}`;
-    }
-    const dir = component === 'gateway' ? gatewayDir(inv) : dashboardDir(inv);
-    await ssh.exec(composeArgv(await composeFlavor(ssh), dir, composeProject(dir), ['down']));
-    return `docker compose down in ${dir}`;
+    const argv = faultArgv(input.inventory, await composeFlavor(ssh), component);
+    await ssh.exec(argv);
+    return argv.join(' ');
   });
 }
 
-/** Undo stopComponent (idempotent: starting a running component changes nothing). */
+/** Undo stopComponent; safe to repeat. */
 export async function startComponent(
   input: DeployInput,
   hostName: string,
   component: Component,
 ): Promise<string> {
-  const inv = input.inventory;
   return withHost(input, hostName, async (ssh) => {
-    if (component === 'etcd') {
-      await ssh.exec(['docker', 'start', inv.etcd.containerName]);
-      return `docker start ${inv.etcd.containerName}`;
-    }
-    const dir = component === 'gateway' ? gatewayDir(inv) : dashboardDir(inv);
-    const service = component === 'gateway' ? GATEWAY_SERVICE : DASHBOARD_SERVICE;
-    await ssh.exec(
-      composeArgv(await composeFlavor(ssh), dir, composeProject(dir), ['up', '-d', service]),
-    );
-    return `docker compose up -d in ${dir}`;
+    const argv = restoreArgv(input.inventory, await composeFlavor(ssh), component);
+    await ssh.exec(argv);
+    return argv.join(' ');
   });
 }
 

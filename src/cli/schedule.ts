@@ -1,11 +1,10 @@
 // `api7-ha schedule ...`: run verifyHA on a Temporal Schedule (overlap policy: skip).
 import { ScheduleOverlapPolicy, type ScheduleSpec } from '@temporalio/client';
 import Table from 'cli-table3';
-import { loadInventory } from '../config/load';
 import { connectClient } from '../temporal/connection';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
-import type { verifyHA, VerifyInput } from '../workflows/verify';
-import { checkVerifyOptions, verifyOptionsFrom, type VerifyCliOptions } from './verify';
+import type { verifyHA } from '../workflows/verify';
+import { loadVerifyInput, type VerifyCliOptions } from './verify';
 
 export const scheduleId = (cluster: string) => `verify-${cluster}`;
 
@@ -15,18 +14,12 @@ export async function scheduleCreate(
   if (!o.inventory) throw new Error('-i <inventory> is required');
   if (!o.cron === !o.every)
     throw new Error('give exactly one of --cron "<expr>" or --every <duration>');
-  const loaded = await loadInventory(o.inventory);
-  const input: VerifyInput = {
-    inventory: loaded.inventory,
-    baseDir: loaded.baseDir,
-    options: verifyOptionsFrom(o),
-  };
-  checkVerifyOptions(input);
+  const input = await loadVerifyInput(o.inventory, o);
   const spec: ScheduleSpec = o.cron
     ? { cronExpressions: [o.cron] }
     : { intervals: [{ every: o.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] };
   const client = await connectClient();
-  const cluster = loaded.inventory.cluster;
+  const cluster = input.inventory.cluster;
   const handle = await client.schedule.create({
     scheduleId: scheduleId(cluster),
     spec,

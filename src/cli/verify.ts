@@ -82,6 +82,18 @@ export function checkVerifyOptions(input: VerifyInput): void {
     throw new Error('--hold: must be between 1 and 3600 seconds');
 }
 
+/** Inventory plus drill options from the command line, checked before anything starts. */
+export async function loadVerifyInput(file: string, o: VerifyCliOptions): Promise<VerifyInput> {
+  const loaded = await loadInventory(file);
+  const input: VerifyInput = {
+    inventory: loaded.inventory,
+    baseDir: loaded.baseDir,
+    options: verifyOptionsFrom(o),
+  };
+  checkVerifyOptions(input);
+  return input;
+}
+
 export function journalTable(j: Journal): string {
   const t = new Table({
     head: [
@@ -168,13 +180,7 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     throw new Error(
       'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
     );
-  const loaded = await loadInventory(o.inventory);
-  const input: VerifyInput = {
-    inventory: loaded.inventory,
-    baseDir: loaded.baseDir,
-    options: verifyOptionsFrom(o),
-  };
-  checkVerifyOptions(input);
+  const input = await loadVerifyInput(o.inventory, o);
   const client = await connectClient();
   const handle = await startVerify(client, input);
   console.log(

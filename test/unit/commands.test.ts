@@ -24,6 +24,7 @@ import {
 import { deployPlan, renderPlan } from '../../src/commands/plan';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from '../../src/ssh/host-keys';
 import { mapBounded } from '../../src/workflows/bounded';
+import { faultArgv, restoreArgv } from '../../src/commands/drills';
 import { projectRoot } from '../../src/paths';
 
 const inv = parseInventoryText(
@@ -246,5 +247,21 @@ describe('bounded parallelism', () => {
     });
     assert.equal(peak, 2);
     assert.deepEqual(out, [50, 10, 40, 20, 30, 0]);
+  });
+});
+
+describe('drill commands', () => {
+  it("are the guide's: compose down in the bundle directory, docker stop etcd, and their reverse", () => {
+    assert.equal(
+      faultArgv(inv, 'plugin', 'gateway').join(' '),
+      'docker compose --project-directory /root/api7-2.13.2209.1-dp -f /root/api7-2.13.2209.1-dp/docker-compose.yaml -p api7-21322091-dp down',
+    );
+    assert.deepEqual(restoreArgv(inv, 'standalone', 'dashboard').slice(-3), [
+      'up',
+      '-d',
+      'api7-dashboard',
+    ]);
+    assert.deepEqual(faultArgv(inv, 'plugin', 'etcd'), ['docker', 'stop', 'etcd']);
+    assert.deepEqual(restoreArgv(inv, 'plugin', 'etcd'), ['docker', 'start', 'etcd']);
   });
 });

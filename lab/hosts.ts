@@ -1,7 +1,9 @@
 // One lab host = a network namespace + a private mount (and UTS) namespace in which its
 // own dockerd runs and its own sshd is the main process. See LAB-RECIPE.md.
 import {
+  copyFileSync,
   existsSync,
+  realpathSync,
   mkdirSync,
   openSync,
   closeSync,
@@ -19,6 +21,8 @@ export interface HostPaths {
   dir: string;
   fs: (mountPoint: string) => string;
   hostKey: string;
+  /** Files sshd and dockerd use after the private mounts: kept in the host's own /run. */
+  runDir: string;
   sshdConfig: string;
   initScript: string;
   initLog: string;
@@ -36,20 +40,27 @@ export function hostPaths(labDir: string, host: LabHost): HostPaths {
     dir,
     fs,
     hostKey: path.join(dir, 'ssh_host_ed25519_key'),
-    sshdConfig: path.join(dir, 'sshd_config'),
+    runDir: path.join(fs('/run'), 'api7-ha'),
+    sshdConfig: path.join(fs('/run'), 'api7-ha', 'sshd_config'),
     initScript: path.join(dir, 'init.sh'),
     initLog: path.join(dir, 'init.log'),
-    dockerdLog: path.join(dir, 'dockerd.log'),
+    dockerdLog: path.join(fs('/run'), 'api7-ha', 'dockerd.log'),
     sshdPid: path.join(fs('/run'), 'sshd.pid'),
     dockerPid: path.join(fs('/run'), 'docker.pid'),
   };
 }
 
-export function renderSshdConfig(host: LabHost, p: HostPaths): string {
+/**
+ * Inside a host, the lab directory may be hidden by a private mount (a checkout under
+ * /root or /tmp is), so what sshd and dockerd read or write later lives in its /run.
+ */
+const INSIDE_RUN = '/run/api7-ha';
+
+export function renderSshdConfig(host: LabHost): string {
   return [
     `ListenAddress ${host.address}`,
     'Port 22',
-    `HostKey ${p.hostKey}`,
+    `HostKey ${INSIDE_RUN}/ssh_host_ed25519_key`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
@@ -69,12 +80,16 @@ export function renderSshdConfig(host: LabHost, p: HostPaths): string {
 /** Runs inside the host's fresh namespaces: private mounts, then dockerd, then sshd. */
 export function renderInitScript(host: LabHost, p: HostPaths): string {
   const lines = ['#!/bin/bash', 'set -eu', `hostname ${quote([host.name])}`];
-  for (const dir of PRIVATE_DIRS)
-    lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
+  // A private directory that holds the lab directory is mounted last, so every mount
+  // source is still reachable when it is mounted.
+  const real = realpathSync(p.dir);
+  const covers = (d: string) => real === d || real.startsWith(`${d}/`);
+  const ordered = [...PRIVATE_DIRS.filter((d) => !covers(d)), ...PRIVATE_DIRS.filter(covers)];
+  for (const dir of ordered) lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
   lines.push(
     'mkdir -p /run/sshd',
-    `dockerd --pidfile /run/docker.pid >>${quote([p.dockerdLog])} 2>&1 &`,
-    `exec /usr/sbin/sshd -D -e -f ${quote([p.sshdConfig])}`,
+    `dockerd --pidfile /run/docker.pid >>${INSIDE_RUN}/dockerd.log 2>&1 &`,
+    `exec /usr/sbin/sshd -D -e -f ${INSIDE_RUN}/sshd_config`,
     '',
   );
   return lines.join('\n');
@@ -93,7 +108,10 @@ export async function prepareHostFiles(
   writeFileSync(path.join(sshDir, 'authorized_keys'), clientPublicKey, { mode: 0o600 });
   if (!existsSync(p.hostKey))
     await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', p.hostKey]);
-  writeFileSync(p.sshdConfig, renderSshdConfig(host, p));
+  mkdirSync(p.runDir, { recursive: true, mode: 0o700 });
+  copyFileSync(p.hostKey, path.join(p.runDir, 'ssh_host_ed25519_key'));
+  chmodSync(path.join(p.runDir, 'ssh_host_ed25519_key'), 0o600);
+  writeFileSync(p.sshdConfig, renderSshdConfig(host));
   writeFileSync(p.initScript, renderInitScript(host, p), { mode: 0o755 });
 }
 
@@ -198,7 +216,10 @@ export function startSshd(host: LabHost, p: HostPaths): number {
     throw new Error(`${host.name}: dockerd is not running; the host is gone`);
   const log = openSync(p.initLog, 'a');
   try {
-    return spawnDetached(inHost(dockerd, ['/usr/sbin/sshd', '-D', '-e', '-f', p.sshdConfig]), log);
+    return spawnDetached(
+      inHost(dockerd, ['/usr/sbin/sshd', '-D', '-e', '-f', `${INSIDE_RUN}/sshd_config`]),
+      log,
+    );
   } finally {
     closeSync(log);
   }

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { quote } from 'shell-quote';
-import { isAlive, readPidFile, run, sleep, spawnDetached } from '../src/util/exec';
+import { isAlive, readOwnPid, readPidFile, run, sleep, spawnDetached } from '../src/util/exec';
 import { PRIVATE_DIRS, type LabHost } from './layout';
 import { netnsPids } from './network';
 
@@ -166,7 +166,7 @@ export async function stopHost(host: LabHost, p: HostPaths): Promise<void> {
         timeoutMs: 60_000,
       });
   }
-  const dockerd = readPidFile(p.dockerPid);
+  const dockerd = readOwnPid(p.dockerPid, /^dockerd /);
   if (dockerd !== undefined) {
     process.kill(dockerd, 'SIGTERM');
     for (let i = 0; i < 40 && isAlive(dockerd); i++) await sleep(250);

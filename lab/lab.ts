@@ -11,7 +11,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { labDir as defaultLabDir } from '../src/paths';
-import { run, waitFor } from '../src/util/exec';
+import { readOwnPid, run, waitFor } from '../src/util/exec';
 import {
   GATEWAY_IP,
   HAPROXY_STATS_PORT,
@@ -34,9 +34,10 @@ import {
   renderHaproxyConfig,
   servicePaths,
   stopService,
+  HAPROXY_COMMAND,
+  ECHO_COMMAND,
 } from './services';
 import { labInventory, renderLabInventory, type LabArtifactRefs } from './lab-inventory';
-import { readPidFile } from '../src/util/exec';
 
 interface LabState {
   hostCount: number;
@@ -191,7 +192,7 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
 
   const sp = servicePaths(p.dir);
   ensureEcho(sp, opts.echoScript);
-  ensureHaproxy(
+  await ensureHaproxy(
     sp,
     renderHaproxyConfig(hosts, { dashboard: 9000, gatewayHttp: 80, gatewayMetrics: 9091 }),
   );
@@ -265,8 +266,8 @@ export async function labStatus(labDir?: string): Promise<LabStatus> {
       };
     }),
   );
-  const haproxy = readPidFile(sp.haproxyPid) !== undefined;
-  const echo = readPidFile(sp.echoPid) !== undefined;
+  const haproxy = readOwnPid(sp.haproxyPid, HAPROXY_COMMAND) !== undefined;
+  const echo = readOwnPid(sp.echoPid, ECHO_COMMAND) !== undefined;
   const up = haproxy && echo && hosts.every((h) => h.sshd && h.engineId);
   return { up, hosts, haproxy, echo, inventory: existsSync(p.inventory) ? p.inventory : undefined };
 }
@@ -290,8 +291,8 @@ export async function labDown(
   );
   const hosts = count ? labHosts(Math.max(count, 3)).slice(0, count) : [];
   const sp = servicePaths(p.dir);
-  stopService(sp.haproxyPid);
-  stopService(sp.echoPid);
+  await stopService(sp.haproxyPid, HAPROXY_COMMAND);
+  await stopService(sp.echoPid, ECHO_COMMAND);
   await Promise.all(
     hosts.map(async (host) => {
       log(`${host.name}: removing containers, stopping dockerd and sshd`);

@@ -1,7 +1,7 @@
 // Root-namespace services of the lab: the two HAProxy load balancers and the echo upstream.
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readPidFile, spawnDetached } from '../src/util/exec';
+import { isAlive, readOwnPid, sleep, spawnDetached } from '../src/util/exec';
 import {
   CONTROL_PLANE_LB_PORT,
   DATA_PLANE_LB_PORT,
@@ -20,7 +20,7 @@ export interface LbPorts {
 /**
  * Both load balancers with active health checks. The retry settings are what lets a
  * gateway be stopped with zero failed requests: a refused or empty connection is retried
- * on another server instead of reaching the client (docs/load-balancers.md).
+ * on another server instead of reaching the client (docs/verify.md).
  */
 export function renderHaproxyConfig(hosts: LabHost[], ports: LbPorts): string {
   const servers = (role: LabHost['roles'][number], port: number, extra = '') =>
@@ -100,18 +100,22 @@ export function servicePaths(labDir: string): ServicePaths {
   };
 }
 
-export function ensureHaproxy(p: ServicePaths, config: string): void {
-  const running = readPidFile(p.haproxyPid);
+export const HAPROXY_COMMAND = /^haproxy /;
+export const ECHO_COMMAND = /standins\/echo\.js/;
+
+export async function ensureHaproxy(p: ServicePaths, config: string): Promise<void> {
+  const running = readOwnPid(p.haproxyPid, HAPROXY_COMMAND);
   const current = existsSync(p.haproxyConfig) ? readFileSync(p.haproxyConfig, 'utf8') : '';
   if (running !== undefined && current === config) return;
-  if (running !== undefined) process.kill(running, 'SIGTERM');
+  // The old one must have let go of its ports before the new one binds them.
+  if (running !== undefined) await stopService(p.haproxyPid, HAPROXY_COMMAND);
   writeFileSync(p.haproxyConfig, config);
   // -db: stay in the foreground so the pid we record is HAProxy's own.
   startLogged(['haproxy', '-db', '-f', p.haproxyConfig], p.haproxyLog, p.haproxyPid);
 }
 
 export function ensureEcho(p: ServicePaths, echoScript: string): void {
-  if (readPidFile(p.echoPid) !== undefined) return;
+  if (readOwnPid(p.echoPid, ECHO_COMMAND) !== undefined) return;
   startLogged(
     [
       process.execPath,
@@ -126,7 +130,11 @@ export function ensureEcho(p: ServicePaths, echoScript: string): void {
   );
 }
 
-export function stopService(pidFile: string): void {
-  const pid = readPidFile(pidFile);
-  if (pid !== undefined) process.kill(pid, 'SIGTERM');
+/** Stop the process in a pid file if it is still ours, and wait until it is gone. */
+export async function stopService(pidFile: string, command: RegExp): Promise<void> {
+  const pid = readOwnPid(pidFile, command);
+  if (pid === undefined) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 }

@@ -128,7 +128,7 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
   const verifying = await runningRuns(await sharedClient(), 'verifyHA', inv.cluster);
   if (verifying.length)
     throw ApplicationFailure.nonRetryable(
-      `a verification of ${inv.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish or cancel it`,
+      `a verification of ${inv.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,
       'VerificationRunning',
     );
   if (problems.length)

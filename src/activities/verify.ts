@@ -2,6 +2,7 @@
 // load balancers, restore, and check recovery. Restores are idempotent and safe to repeat.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { faultArgv, restoreArgv, type Component } from '../commands/drills';
@@ -207,7 +208,13 @@ export async function probeLoadBalancer(
   const latencies: number[] = [];
   const errors = new Map<string, number>();
   let failures = 0;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const lb =
+    target === 'data-plane'
+      ? input.inventory.loadBalancers.dataPlane
+      : input.inventory.loadBalancers.controlPlane;
+  const agent = lb.startsWith('https:')
+    ? new https.Agent({ keepAlive: true, maxSockets: 16 })
+    : new http.Agent({ keepAlive: true, maxSockets: 16 });
   const once = async () => {
     const t0 = performance.now();
     try {
@@ -382,13 +389,24 @@ export async function etcdDrillChecks(
     await api.putRoute(clusterId, route);
     out.routeWritten = true;
     out.routeReadBack = (await api.getRoute(clusterId, routeId)).host === drillHost;
-    const url = new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString();
+    // Every gateway, asked directly, must route it (the load balancer would hide a laggard).
+    const gateways = [
+      new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString(),
+      ...hostsWithRole(inv, 'data-plane').map(
+        (h) => `http://${h.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`,
+      ),
+    ];
     out.gatewaysRouted = await pollUntil(
-      `the gateways to route ${drillHost}`,
-      async () =>
-        (await httpRequest(url, { headers: { host: drillHost }, timeoutMs: 3000 })).status === 200
-          ? true
-          : undefined,
+      `the data-plane load balancer and every gateway to route ${drillHost}`,
+      async () => {
+        const codes = await Promise.all(
+          gateways.map(
+            async (u) =>
+              (await httpRequest(u, { headers: { host: drillHost }, timeoutMs: 3000 })).status,
+          ),
+        );
+        return codes.every((c) => c === 200) ? true : undefined;
+      },
       timeoutMs,
       250,
     ).catch((e: unknown) => {

@@ -46,6 +46,8 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
       throw new Error(
         `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`,
       );
+    if (new Set(drills).size !== drills.length)
+      throw new Error('--drills: a drill is listed twice');
     out.drills = drills as DrillName[];
   }
   if (o.rate !== undefined) out.rate = o.rate;
@@ -76,10 +78,15 @@ export function checkVerifyOptions(input: VerifyInput): void {
       throw new Error(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
   }
   const o = input.options ?? {};
-  if (o.rate !== undefined && !(o.rate > 0 && o.rate <= 1000))
+  if (o.rate !== undefined && !(o.rate >= 1 && o.rate <= 1000))
     throw new Error('--rate: must be between 1 and 1000 requests per second');
   if (o.holdMs !== undefined && !(o.holdMs >= 1000 && o.holdMs <= 3_600_000))
     throw new Error('--hold: must be between 1 and 3600 seconds');
+  const t = o.tolerances;
+  if (t?.maxFailedRatio !== undefined && !(t.maxFailedRatio >= 0 && t.maxFailedRatio <= 1))
+    throw new Error('--max-failed-ratio: must be between 0 and 1 (0.001 = 0.1 %)');
+  if (t?.maxRecoveryMs !== undefined && !(t.maxRecoveryMs >= 1000 && t.maxRecoveryMs <= 3_600_000))
+    throw new Error('--max-recovery: must be between 1 and 3600 seconds');
 }
 
 /** Inventory plus drill options from the command line, checked before anything starts. */
@@ -180,6 +187,8 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     throw new Error(
       'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
     );
+  if ((o.json || o.markdown) && !o.follow)
+    throw new Error('--json and --markdown need --follow (or use --last <cluster> later)');
   const input = await loadVerifyInput(o.inventory, o);
   const client = await connectClient();
   const handle = await startVerify(client, input);

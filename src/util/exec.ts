@@ -113,3 +113,16 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** The pid in a pid file, only if that process's command line still matches (pids get reused). */
+export function readOwnPid(file: string, command: RegExp): number | undefined {
+  const pid = readPidFile(file);
+  if (pid === undefined) return undefined;
+  try {
+    return command.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))
+      ? pid
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -46,6 +46,11 @@ const restore = proxyActivities<VerifyActivities>({
   ...base,
   retry: { ...retry, maximumAttempts: 30, maximumInterval: '10s' },
 });
+// Waiting for recovery already polls for minutes inside one attempt.
+const recovery = proxyActivities<VerifyActivities>({
+  ...base,
+  retry: { ...retry, maximumAttempts: 2 },
+});
 
 const componentOf: Record<DrillName, Component> = {
   'data-plane': 'gateway',
@@ -178,6 +183,7 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
             },
             [input, target, options.rate, options.holdMs + 1000, clusterId],
           );
+          probe.catch(() => undefined); // awaited below; never an unhandled rejection if the stop fails
           await sleep(1000);
           stopped = true;
           await act.stopComponent.executeWithOptions(
@@ -221,7 +227,7 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
             [input, host, component],
           );
           record.restoredAt = now();
-          await restore.waitRecovered.executeWithOptions(
+          await recovery.waitRecovered.executeWithOptions(
             {
               ...base,
               startToCloseTimeout: options.tolerances.maxRecoveryMs + 300_000,

@@ -109,12 +109,25 @@ export class SshSession {
     const client = new Client();
     let hostKeyError: HostKeyError | undefined;
     return new Promise((resolve, reject) => {
-      client.once('ready', () => resolve(new SshSession(target, client)));
-      client.once('error', (err) =>
-        reject(
-          hostKeyError ??
-            new Error(`${target.name} (${target.address}:${target.port}): ${err.message}`),
-        ),
+      const where = `${target.name} (${target.address}:${target.port})`;
+      // ssh2 may end a half-open handshake with only 'close' (no 'error'), and its ready
+      // timer dies with the socket: guard both, so a host that vanishes mid-connect fails.
+      const fail = (e: Error) => {
+        clearTimeout(deadline);
+        client.end();
+        reject(hostKeyError ?? e);
+      };
+      const deadline = setTimeout(
+        () => fail(new Error(`${where}: no SSH handshake within ${timeoutMs} ms`)),
+        timeoutMs + 2000,
+      );
+      client.once('ready', () => {
+        clearTimeout(deadline);
+        resolve(new SshSession(target, client));
+      });
+      client.once('error', (err) => fail(new Error(`${where}: ${err.message}`)));
+      client.once('close', () =>
+        fail(new Error(`${where}: connection closed during the SSH handshake`)),
       );
       client.connect({
         host: target.address,

@@ -4,7 +4,7 @@
 import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -215,6 +215,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /hosts\[3\]\.address: must be an IPv4 address or a host name/);
     assert.equal(await countRuns(), runsBefore, 'no workflow was started');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a changed host key fails fast, names both fingerprints and touches nothing', async () => {

@@ -9,6 +9,7 @@ import { sharedLab, sshTo } from '../support/lab';
 describe('lab hosts over ssh2 with host-key verification', () => {
   let lab: LoadedInventory;
   const sessions: SshSession[] = [];
+  let probeTag: string | undefined;
   before(async () => {
     lab = await sharedLab();
     for (const h of lab.inventory.hosts) sessions.push(await sshTo(lab, h.name));
@@ -16,6 +17,7 @@ describe('lab hosts over ssh2 with host-key verification', () => {
   after(async () => {
     for (const s of sessions) {
       await s.execRaw(['docker', 'rm', '-f', 'isolation-probe']);
+      if (probeTag) await s.execRaw(['docker', 'rmi', probeTag]); // untags; the image stays
       s.close();
     }
   });
@@ -49,14 +51,10 @@ describe('lab hosts over ssh2 with host-key verification', () => {
     const tarball = lab.inventory.etcd.imageTarball;
     assert.ok(tarball, 'the lab inventory names the etcd image tarball');
     await first.exec(['docker', 'load'], { stdin: await readFile(tarball.path) });
-    await first.exec([
-      'docker',
-      'create',
-      '--name',
-      'isolation-probe',
-      lab.inventory.etcd.image,
-      '--version',
-    ]);
+    // A tag of our own: other tests may have loaded the etcd image on other hosts.
+    const tag = (probeTag = `isolation-probe:${Date.now()}`);
+    await first.exec(['docker', 'tag', lab.inventory.etcd.image, tag]);
+    await first.exec(['docker', 'create', '--name', 'isolation-probe', tag, '--version']);
     assert.match(
       await first.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']),
       /isolation-probe/,
@@ -65,7 +63,7 @@ describe('lab hosts over ssh2 with host-key verification', () => {
       await second.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']),
       /isolation-probe/,
     );
-    const r = await second.execRaw(['docker', 'image', 'inspect', lab.inventory.etcd.image]);
+    const r = await second.execRaw(['docker', 'image', 'inspect', tag]);
     assert.notEqual(r.code, 0, 'the image loaded on one host is absent on another');
   });
 

@@ -1,7 +1,7 @@
 // What the lab could leave behind on this machine: links, namespaces, iptables rules,
 // mounts and lab-like processes. Compared before `lab up` and after `lab down`.
 import { readdirSync, readFileSync } from 'node:fs';
-import { run } from '../../src/util/exec';
+import { isAlive, run } from '../../src/util/exec';
 
 export interface MachineSnapshot {
   links: string[];
@@ -17,6 +17,8 @@ function labProcesses(): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
+      // A killed process may linger as a zombie until PID 1 reaps it: it holds nothing.
+      if (!isAlive(Number(pid))) continue;
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       if (LAB_PROCESSES.test(comm) || cmd.includes('standins/echo.js')) out.push(`${comm}: ${cmd}`);

@@ -7,6 +7,7 @@
 // Run as root after `scripts/setup.sh`: node dist/bench/deploy.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
 import { writeFileSync } from 'node:fs';
+import { dataConverter } from '../src/temporal/codec';
 import { Client, Connection } from '@temporalio/client';
 import { deployActivities } from '../src/activities';
 import type { DeployInput } from '../src/activities/context';
@@ -137,7 +138,7 @@ async function main() {
   process.env.TEMPORAL_ADDRESS = server.address; // the validate step's visibility lookup
   const worker = await startWorkerProcess(server.address);
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: dataConverter() });
   try {
     await wipeHosts(lab);
     let t0 = performance.now();

@@ -51,6 +51,7 @@ fi
 # --- Built JS and lab images ---------------------------------------------------
 log "building TypeScript and the stand-in bundles"
 npm run --silent build
+node dist/src/client.js codec keygen --if-missing
 log "building lab artifacts (images, bundles) if missing"
 node dist/src/client.js lab build
 log "ready"

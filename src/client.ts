@@ -171,6 +171,24 @@ export function buildProgram(): Command {
       .description(`${action} the schedule verify-<cluster>`)
       .action(async (c: string) => (await import('./cli/schedule.js')).scheduleAction(c, action));
 
+  const codec = program.command('codec').description('payload encryption keys');
+  codec
+    .command('keygen')
+    .description('add a new AES-256 key (the newest encrypts; older keys still decrypt)')
+    .option('--file <path>', 'key file (default: API7HA_CODEC_KEYS_FILE or .data/codec.keys)')
+    .option('--if-missing', 'do nothing when the key file exists')
+    .action(async (o) => (await import('./cli/codec.js')).keygenCommand(o));
+  program
+    .command('codec-server')
+    .description('serve /encode and /decode so the Temporal UI can show payloads to key holders')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port', int('--port'), 8081)
+    .option(
+      '--origin <url>',
+      'the UI origin allowed to call it (default: TEMPORAL_UI_URL or http://localhost:8233)',
+    )
+    .action(async (o) => void (await import('./cli/codec.js')).codecServer(o));
+
   const inventory = program.command('inventory').description('work with inventory files');
   inventory
     .command('check')

@@ -1,6 +1,7 @@
 // The worker: polls task queue `api7-ha`, runs deployHA / verifyHA and their activities.
 import { Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { dataConverter } from './temporal/codec';
 import { connectWorkerConnection } from './temporal/connection';
 import { TASK_QUEUE } from './temporal/search-attributes';
 
@@ -12,7 +13,8 @@ export async function createWorker(opts: { maxConcurrentActivities?: number } = 
     taskQueue: TASK_QUEUE,
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities(),
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 50,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
+    dataConverter: dataConverter(),
   });
   return { worker, connection };
 }

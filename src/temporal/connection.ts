@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverter } from './codec';
 
 export const DEFAULT_ADDRESS = 'localhost:7233';
 
@@ -22,8 +23,9 @@ export function connectConfig() {
 
 export async function connectClient(): Promise<Client> {
   const { connectionOptions, namespace } = connectConfig();
+  const converter = dataConverter(); // no key: a clear error before anything is sent
   const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter: converter });
 }
 
 export async function connectWorkerConnection(): Promise<{

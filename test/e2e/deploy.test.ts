@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { dataConverter } from '../../src/temporal/codec';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
@@ -40,7 +41,7 @@ let client: Client;
 
 async function connect() {
   connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
+  client = new Client({ connection, dataConverter: dataConverter() });
 }
 
 async function deployAndWait(
@@ -166,7 +167,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     const handle = client.workflow.getHandle(deployWorkflowId(lab.inventory.cluster), first.runId);
     const history = await handle.fetchHistory();
     await Worker.runReplayHistory(
-      { workflowsPath: require.resolve('../../src/workflows') },
+      { workflowsPath: require.resolve('../../src/workflows'), dataConverter: dataConverter() },
       history,
       deployWorkflowId('lab'),
     );

@@ -4,7 +4,9 @@
 import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { dataConverter } from '../../src/temporal/codec';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { DeployInput } from '../../src/activities/context';
 import { startDeploy } from '../../src/cli/deploy';
@@ -17,7 +19,7 @@ import { run, sleep, waitFor } from '../../src/util/exec';
 import type { Journal } from '../../src/workflows/journal';
 import type { VerifyInput } from '../../src/workflows/verify';
 import { containerSnapshot, curlThroughDataPlane, etcdctl } from '../support/cluster';
-import { scheduledActivities, workflowHistory } from '../support/history';
+import { rawHistory, scheduledActivities, workflowHistory } from '../support/history';
 import { sharedLab, sshTo } from '../support/lab';
 import { testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
@@ -69,7 +71,7 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
     await server.start();
     worker = await startWorkerProcess(server.address);
     connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
+    client = new Client({ connection, dataConverter: dataConverter() });
     // Drills need a deployed cluster: a no-op when an earlier test file left one.
     await (await startDeploy(client, input)).result();
   });
@@ -252,4 +254,52 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
     );
     await assertFullyRestored();
   });
+
+  it('no run on the server holds a secret in any encoding, and payloads are unreadable without the key', async () => {
+    const secrets = [
+      readFileSync(path.join(lab.baseDir, 'ssh', 'id_ed25519'), 'utf8')
+        .split('\n')
+        .find((l) => l.length > 40)!,
+      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-password'), 'utf8').trim(),
+      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-token-secret'), 'utf8').trim(),
+    ];
+    // Plain inventory text that any unencrypted workflow argument would contain.
+    const plainMarkers = ['api7-ha/v1', lab.inventory.hosts[0]!.address, 'smokeTest'];
+    const runs = JSON.parse(
+      (
+        await run([
+          temporalBinary,
+          'workflow',
+          'list',
+          '--address',
+          server.address,
+          '-o',
+          'json',
+          '--limit',
+          '200',
+        ])
+      ).stdout,
+    ) as Array<{ execution: { workflowId: string; runId: string } }>;
+    assert.ok(runs.length >= 5, `deploys and verifications ran on this server: ${runs.length}`);
+    for (const r of runs) {
+      const raw = await rawHistory(server.address, r.execution.workflowId, r.execution.runId);
+      for (const s of secrets)
+        for (const form of encodings(s))
+          assert.ok(!raw.includes(form), `${r.execution.workflowId} holds a secret`);
+      for (const m of plainMarkers)
+        for (const form of encodings(m))
+          assert.ok(!raw.includes(form), `${r.execution.workflowId} shows "${m}" without the key`);
+    }
+  });
 });
+
+/** A string as it could appear in history JSON: plain, hex, or base64 at any byte alignment. */
+function encodings(s: string): string[] {
+  const out = [s, Buffer.from(s).toString('hex')];
+  for (let shift = 0; shift < 3; shift++) {
+    const b64 = Buffer.concat([Buffer.alloc(shift), Buffer.from(s)]).toString('base64');
+    // Drop the characters that depend on the unknown neighbours on either side.
+    out.push(b64.slice(Math.ceil((shift * 4) / 3) + 1, -4));
+  }
+  return out.filter((x) => x.length >= 6);
+}

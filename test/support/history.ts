@@ -1,6 +1,8 @@
 // Reading a workflow's history with the temporal CLI (a client we did not write).
 import { temporalBinary } from '../../src/paths';
 import { run } from '../../src/util/exec';
+import { EncryptionCodec, loadCodecKeys } from '../../src/temporal/codec';
+import { decodeJsonPayloads } from '../../src/cli/codec';
 
 export interface HistoryEvent {
   eventId: string;
@@ -8,11 +10,12 @@ export interface HistoryEvent {
   [attrs: string]: unknown;
 }
 
-export async function workflowHistory(
+/** The raw history JSON, as the temporal CLI prints it (payloads still encrypted). */
+export async function rawHistory(
   address: string,
   workflowId: string,
   runId?: string,
-): Promise<HistoryEvent[]> {
+): Promise<string> {
   const args = [
     temporalBinary,
     'workflow',
@@ -25,7 +28,26 @@ export async function workflowHistory(
     'json',
   ];
   if (runId) args.push('-r', runId);
-  return (JSON.parse((await run(args)).stdout) as { events: HistoryEvent[] }).events;
+  return (await run(args)).stdout;
+}
+
+/** History events with activity inputs decrypted with the project's key (for assertions). */
+export async function workflowHistory(
+  address: string,
+  workflowId: string,
+  runId?: string,
+): Promise<HistoryEvent[]> {
+  const events = (
+    JSON.parse(await rawHistory(address, workflowId, runId)) as { events: HistoryEvent[] }
+  ).events;
+  const codec = new EncryptionCodec(loadCodecKeys());
+  for (const e of events) {
+    const a = e.activityTaskScheduledEventAttributes as
+      | { input?: { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } }
+      | undefined;
+    if (a?.input?.payloads) a.input.payloads = await decodeJsonPayloads(codec, a.input.payloads);
+  }
+  return events;
 }
 
 function decodePayloads(p: unknown): unknown[] {

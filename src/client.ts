@@ -171,6 +171,14 @@ export function buildProgram(): Command {
       .description(`${action} the schedule verify-<cluster>`)
       .action(async (c: string) => (await import('./cli/schedule.js')).scheduleAction(c, action));
 
+  const hosts = program.command('hosts').description('SSH host keys');
+  hosts
+    .command('trust')
+    .description("show every host's key fingerprint and whether the inventory trusts it")
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--write', "record keys nobody vouched for yet in the inventory's ssh.knownHosts file")
+    .action(async (o) => (await import('./cli/hosts.js')).hostsTrustCommand(o));
+
   const codec = program.command('codec').description('payload encryption keys');
   codec
     .command('keygen')

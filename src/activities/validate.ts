@@ -76,6 +76,19 @@ export async function validateDeploy(input: DeployInput): Promise<ValidateResult
 }
 
 async function validate(input: DeployInput): Promise<ValidateResult> {
+  const result = await checkInventoryLocally(input);
+  // Mutual exclusion with the drills: a deploy never starts while a verification runs.
+  const verifying = await runningRuns(await sharedClient(), 'verifyHA', input.inventory.cluster);
+  if (verifying.length)
+    throw ApplicationFailure.nonRetryable(
+      `a verification of ${input.inventory.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,
+      'VerificationRunning',
+    );
+  return result;
+}
+
+/** Schema, meaning, secret references and artifacts: everything checkable on this machine. */
+export async function checkInventoryLocally(input: DeployInput): Promise<ValidateResult> {
   let inv;
   try {
     inv = validateInventory(input.inventory);
@@ -124,13 +137,6 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
       problems,
     );
   }
-  // Mutual exclusion with the drills: a deploy never starts while a verification runs.
-  const verifying = await runningRuns(await sharedClient(), 'verifyHA', inv.cluster);
-  if (verifying.length)
-    throw ApplicationFailure.nonRetryable(
-      `a verification of ${inv.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,
-      'VerificationRunning',
-    );
   if (problems.length)
     throw ApplicationFailure.nonRetryable(
       `the inventory cannot be deployed:\n${problems.map((p) => `  - ${p}`).join('\n')}`,

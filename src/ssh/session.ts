@@ -28,8 +28,8 @@ export class HostKeyError extends Error {
   ) {
     super(
       reason === 'changed'
-        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts`
-        : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or add it to known_hosts`,
+        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts (\`api7-ha hosts trust\` shows both)`
+        : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or record it with \`api7-ha hosts trust --write\``,
     );
   }
 }

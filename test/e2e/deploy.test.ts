@@ -36,6 +36,8 @@ const server = testServer(27233);
 let lab: LoadedInventory;
 let input: DeployInput;
 let worker: WorkerProcess;
+/** Output of every worker process of this file, checked for secrets at the end. */
+const workerLogs: string[] = [];
 let connection: Connection;
 let client: Client;
 
@@ -267,6 +269,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
         Object.values(p.hosts).some((h) => h.step === 'ship' && h.status === 'running'),
     );
     await worker.kill('SIGKILL');
+    workerLogs.push(worker.output());
     const finishedBeforeKill = Object.entries(seen.hosts).filter(
       ([, h]) => h.step === 'ship' && h.status === 'done',
     ).length;
@@ -292,6 +295,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     const handle = await startDeploy(client, input);
     await waitForProgress((p) => p.phase === 'etcd' || p.phase === 'quorum');
     await worker.kill('SIGKILL');
+    workerLogs.push(worker.output());
     worker = await startWorkerProcess(server.address);
     const summary = await handle.result();
     const scheduled = await assertNoActivityRanTwice(handle.firstExecutionRunId);
@@ -335,5 +339,19 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     );
     assert.ok(retried.length >= 1, 'an ha4 step was retried while its sshd was down');
     await assertHealthyCluster(summary);
+  });
+
+  it("no secret appears in the workers' logs", () => {
+    const text = [...workerLogs, worker.output()].join('\n');
+    assert.ok(text.length > 0);
+    const secrets = [
+      readFileSync(path.join(lab.baseDir, 'ssh', 'id_ed25519'), 'utf8')
+        .split('\n')
+        .find((l) => l.length > 40)!,
+      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-password'), 'utf8').trim(),
+      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-token-secret'), 'utf8').trim(),
+    ];
+    for (const secret of secrets)
+      assert.ok(!text.includes(secret), 'a secret value is in a worker log');
   });
 });

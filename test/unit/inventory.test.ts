@@ -173,6 +173,37 @@ describe('inventory schema', () => {
       (i) => (i.deploy.parallelism = 0),
       /^deploy\.parallelism: must be at least 1/,
     ],
+    [
+      'zero etcd members',
+      (i) => {
+        for (const h of i.hosts)
+          h.roles =
+            h.roles.includes('etcd') && h.roles.length === 1
+              ? ['data-plane']
+              : h.roles.filter((r: string) => r !== 'etcd');
+      },
+      /^hosts: no host has the etcd role/,
+    ],
+    [
+      'secret reference with a shell metacharacter',
+      (i) => (i.dashboard.tokenSecret = 'env:TOKEN;reboot'),
+      /^dashboard\.tokenSecret: must be a secret reference/,
+    ],
+    [
+      'host name with a newline',
+      (i) => (i.hosts[1].name = 'ha2\nrm'),
+      /^hosts\[1\]\.name: must be lower-case/,
+    ],
+    [
+      'etcd data dir that is the root',
+      (i) => (i.etcd.dataDir = '/'),
+      /^etcd\.dataDir: must not be the root directory/,
+    ],
+    [
+      'two artifacts with one file name',
+      (i) => (i.gateway.bundle.path = 'other/api7-2.13.2209.1-cp.tar.gz'),
+      /^gateway\.bundle\.path: has the same file name as dashboard\.bundle\.path/,
+    ],
   ];
   for (const [name, mutate, expected] of cases)
     it(`rejects ${name}`, () => rejects(mutate, expected));

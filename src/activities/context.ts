@@ -130,3 +130,11 @@ export async function pollUntil<T>(
     await sleep(intervalMs);
   }
 }
+
+/** The etcd password when etcd auth is on (resolved here, on the worker, never passed on). */
+export function etcdPassword(input: DeployInput): string | undefined {
+  const auth = input.inventory.etcd.auth;
+  return auth.enabled && auth.password
+    ? secret(input, auth.password, 'etcd.auth.password')
+    : undefined;
+}

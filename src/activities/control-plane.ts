@@ -13,7 +13,14 @@ import {
 } from '../commands/layout';
 import { httpRequest } from '../util/http';
 import type { SshSession } from '../ssh/session';
-import { pollUntil, secret, withHost, type DeployInput, type StepResult } from './context';
+import {
+  pollUntil,
+  secret,
+  withHost,
+  type DeployInput,
+  type StepResult,
+  etcdPassword,
+} from './context';
 
 export const DASHBOARD_SERVICE = 'api7-dashboard';
 export const DASHBOARD_READY_LINE = 'The manager-api is running successfully!';
@@ -140,10 +147,7 @@ export async function startDashboard(
   const secrets = {
     dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
     tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
-    etcdPassword:
-      inv.etcd.auth.enabled && inv.etcd.auth.password
-        ? secret(input, inv.etcd.auth.password, 'etcd.auth.password')
-        : undefined,
+    etcdPassword: etcdPassword(input),
   };
   return withHost(input, hostName, async (ssh) => {
     const confChanged = await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, (current) =>

@@ -5,7 +5,14 @@ import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
 import { findHost, gatewayDir } from '../commands/layout';
 import { httpRequest } from '../util/http';
-import { pollUntil, secret, withHost, type DeployInput, type StepResult } from './context';
+import {
+  pollUntil,
+  secret,
+  withHost,
+  type DeployInput,
+  type StepResult,
+  etcdPassword,
+} from './context';
 import { composeUp, syncFile } from './control-plane';
 
 export const GATEWAY_SERVICE = 'api7-gateway';
@@ -77,10 +84,7 @@ export async function startGateway(
   const host = findHost(inv, hostName);
   const dir = gatewayDir(inv);
   const secrets = {
-    etcdPassword:
-      inv.etcd.auth.enabled && inv.etcd.auth.password
-        ? secret(input, inv.etcd.auth.password, 'etcd.auth.password')
-        : undefined,
+    etcdPassword: etcdPassword(input),
   };
   return withHost(input, hostName, async (ssh) => {
     const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) =>

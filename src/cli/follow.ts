@@ -9,7 +9,6 @@ const colour: Record<string, (s: string) => string> = {
   running: pc.cyan,
   failed: pc.red,
   pending: pc.dim,
-  skipped: pc.dim,
 };
 
 export function progressTable(p: DeployProgress): string {

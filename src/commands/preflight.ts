@@ -9,8 +9,6 @@ export const probes = {
   composePlugin: ['docker', 'compose', 'version', '--short'],
   composeStandalone: ['docker-compose', 'version', '--short'],
   listeningPorts: ['ss', '-Hltn'],
-  /** Available KiB on the filesystem that will hold the artifacts (nearest existing dir). */
-  diskFree: (dir: string) => ['df', '-Pk', dir],
 } as const;
 
 function numbers(v: string): number[] {

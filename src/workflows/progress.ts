@@ -15,7 +15,7 @@ export const DEPLOY_PHASES = [
 ] as const;
 export type DeployPhase = (typeof DEPLOY_PHASES)[number] | 'done' | 'failed';
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed';
 
 export interface HostProgress {
   roles: string[];

@@ -74,22 +74,29 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
-  timeoutMs: number,
+  timeoutMs = 10_000,
   intervalMs = 250,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
+  // The last error, or the last falsy answer: whichever explains the wait best.
+  let last: unknown;
   for (;;) {
     try {
       const v = await check();
       if (v) return v;
+      last = v;
     } catch (e) {
-      lastError = e;
+      last = e;
     }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
-      );
+    if (Date.now() > deadline) {
+      const detail =
+        last instanceof Error
+          ? `: ${last.message}`
+          : last === undefined
+            ? ''
+            : ` (last answer: ${JSON.stringify(last)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
     await sleep(intervalMs);
   }
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import type { LoadedInventory } from '../../src/config/load';
 import type { SshSession } from '../../src/ssh/session';
+import { waitFor } from '../../src/util/exec';
 import { sharedLab, sshTo } from '../support/lab';
 
 const HOST = 'ha4';
@@ -32,32 +33,6 @@ const DASHBOARD_CONF_IN_IMAGE = '/usr/local/apisix-dashboard/conf/conf.yaml';
 const GATEWAY_CONF_IN_IMAGE = '/usr/local/apisix/conf/config.yaml';
 const GATEWAY_LOGS_IN_IMAGE = '/usr/local/apisix/logs';
 const METRICS_PATH = '/apisix/prometheus/metrics';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `check` returns a truthy value; fail naming `what` and the last answer seen. */
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(everyMs);
-  }
-  const detail = last instanceof Error ? last.message : JSON.stringify(last);
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${detail})`);
-}
 
 function sftpCall(s: SshSession, start: (cb: (err?: Error | null) => void) => void) {
   return s.watch(

@@ -7,15 +7,14 @@
 // Run as root after `scripts/setup.sh`: node dist/bench/deploy.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
 import { writeFileSync } from 'node:fs';
-import { dataConverter } from '../src/temporal/codec';
-import { Client, Connection } from '@temporalio/client';
+
 import { deployActivities } from '../src/activities';
 import type { DeployInput } from '../src/activities/context';
 import { startDeploy } from '../src/cli/deploy';
 import { wipeHosts } from '../test/support/cluster';
 import { workflowHistory, type HistoryEvent } from '../test/support/history';
 import { sharedLab } from '../test/support/lab';
-import { testServer } from '../test/support/temporal';
+import { testClient, testServer } from '../test/support/temporal';
 import { startWorkerProcess } from '../test/support/worker';
 
 interface Step {
@@ -137,8 +136,7 @@ async function main() {
   await server.start();
   process.env.TEMPORAL_ADDRESS = server.address; // the validate step's visibility lookup
   const worker = await startWorkerProcess(server.address);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, dataConverter: dataConverter() });
+  const { connection, client } = await testClient(server.address);
   try {
     await wipeHosts(lab);
     let t0 = performance.now();

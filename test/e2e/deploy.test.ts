@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dataConverter } from '../../src/temporal/codec';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
@@ -29,7 +28,8 @@ import {
   workflowHistory,
 } from '../support/history';
 import { sharedLab } from '../support/lab';
-import { testServer } from '../support/temporal';
+import { dataConverter } from '../../src/temporal/codec';
+import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
 
 const server = testServer(27233);
@@ -42,8 +42,7 @@ let connection: Connection;
 let client: Client;
 
 async function connect() {
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection, dataConverter: dataConverter() });
+  ({ connection, client } = await testClient(server.address));
 }
 
 async function deployAndWait(

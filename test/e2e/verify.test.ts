@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { dataConverter } from '../../src/temporal/codec';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { DeployInput } from '../../src/activities/context';
 import { startDeploy } from '../../src/cli/deploy';
@@ -21,7 +20,7 @@ import type { VerifyInput } from '../../src/workflows/verify';
 import { containerSnapshot, curlThroughDataPlane, etcdctl } from '../support/cluster';
 import { rawHistory, scheduledActivities, workflowHistory } from '../support/history';
 import { sharedLab, sshTo } from '../support/lab';
-import { testServer } from '../support/temporal';
+import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
 
 const server = testServer(37233);
@@ -91,8 +90,7 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
     input = { inventory: lab.inventory, baseDir: lab.baseDir };
     await server.start();
     worker = await startWorkerProcess(server.address);
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection, dataConverter: dataConverter() });
+    ({ connection, client } = await testClient(server.address));
     // Drills need a deployed cluster: a no-op when an earlier test file left one.
     await (await startDeploy(client, input)).result();
   });

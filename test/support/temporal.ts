@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { dataConverter } from '../../src/temporal/codec';
 import { devServerArgv } from '../../src/temporal/server';
 import { waitFor } from '../../src/util/exec';
 
@@ -59,4 +60,12 @@ export function testServer(port: number): TestServer {
     },
   };
   return server;
+}
+
+/** A client of a test server that speaks like the CLI does (encrypted payloads). */
+export async function testClient(
+  address: string,
+): Promise<{ connection: Connection; client: Client }> {
+  const connection = await Connection.connect({ address });
+  return { connection, client: new Client({ connection, dataConverter: dataConverter() }) };
 }

@@ -171,13 +171,22 @@ export function buildProgram(): Command {
       .description(`${action} the schedule verify-<cluster>`)
       .action(async (c: string) => (await import('./cli/schedule.js')).scheduleAction(c, action));
 
-  const hosts = program.command('hosts').description('SSH host keys');
+  const hosts = program.command('hosts').description('SSH hosts: host keys and sudo rules');
   hosts
     .command('trust')
     .description("show every host's key fingerprint and whether the inventory trusts it")
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .option('--write', "record keys nobody vouched for yet in the inventory's ssh.knownHosts file")
     .action(async (o) => (await import('./cli/hosts.js')).hostsTrustCommand(o));
+  hosts
+    .command('sudoers')
+    .description(
+      'print the sudoers drop-in each host reached with ssh.sudo needs (every command api7-ha runs as root there)',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--host <name>', 'only this host (also one without ssh.sudo)')
+    .option('--user <name>', "the SSH user the rules are for (default: the host's ssh.user)")
+    .action(async (o) => (await import('./cli/sudoers.js')).hostsSudoersCommand(o));
 
   const codec = program.command('codec').description('payload encryption keys');
   codec

@@ -1,6 +1,7 @@
 // Phase 2: check one host without changing it; every problem is reported, not only the first.
 import { localFile } from '../config/secrets';
-import type { Inventory } from '../config/inventory';
+import { quote } from 'shell-quote';
+import type { Host, Inventory } from '../config/inventory';
 import {
   artifactsFor,
   composeProject,
@@ -15,11 +16,14 @@ import { type ComposeFlavor } from '../commands/compose';
 import {
   availableKiB,
   DISK_FACTOR,
+  diskFreeArgv,
   dockerProblem,
   kernelProblem,
   listeningPorts,
   probes,
+  UNPRIVILEGED_PROBES,
 } from '../commands/preflight';
+import { sudoCheckArgv, sudoSections } from '../commands/sudo';
 import { stat } from 'node:fs/promises';
 import { withHost, type DeployInput } from './context';
 import type { SshSession } from '../ssh/session';
@@ -44,6 +48,29 @@ async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<bo
   return false;
 }
 
+/** Run a probe; the ones any user may run never go through sudo. */
+const probe = (ssh: SshSession, name: keyof typeof probes) =>
+  ssh.execRaw(probes[name], { privileged: !UNPRIVILEGED_PROBES.has(name) });
+
+/**
+ * With ssh.sudo: ask sudo (`sudo -l`, which runs nothing) about every command the deploy
+ * will run as root on this host, so missing rules stop the deploy before anything changes.
+ */
+async function sudoProblems(ssh: SshSession, inv: Inventory, host: Host): Promise<string[]> {
+  const refused: string[] = [];
+  for (const section of sudoSections(inv, host, ssh.target.user))
+    for (const rule of section.rules) {
+      if (rule.optional) continue;
+      const r = await ssh.execRaw(sudoCheckArgv(rule), { privileged: false });
+      if (r.code !== 0) refused.push(quote(rule.argv));
+    }
+  if (!refused.length) return [];
+  return [
+    `sudo does not allow ${ssh.target.user} ${refused.length === 1 ? 'this command' : `${refused.length} commands`} the deploy runs as root, e.g. \`${refused[0]}\`; ` +
+      `install the rules from \`api7-ha hosts sudoers -i <inventory> --host ${host.name}\` (docs/security.md, Least privilege)`,
+  ];
+}
+
 export async function preflightHost(
   input: DeployInput,
   hostName: string,
@@ -51,12 +78,12 @@ export async function preflightHost(
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   return withHost(input, hostName, async (ssh) => {
-    const problems: string[] = [];
-    const kernel = (await ssh.execRaw(probes.kernel)).stdout.trim();
+    const problems: string[] = ssh.target.sudo ? await sudoProblems(ssh, inv, host) : [];
+    const kernel = (await probe(ssh, 'kernel')).stdout.trim();
     const kp = kernelProblem(kernel);
     if (kp) problems.push(kp);
 
-    const dv = await ssh.execRaw(probes.dockerVersion);
+    const dv = await probe(ssh, 'dockerVersion');
     const docker = dv.code === 0 ? dv.stdout.trim() : '';
     if (dv.code !== 0)
       problems.push(
@@ -68,12 +95,14 @@ export async function preflightHost(
     }
 
     let compose: ComposeFlavor | undefined;
-    if ((await ssh.execRaw(probes.composePlugin)).code === 0) compose = 'plugin';
-    else if ((await ssh.execRaw(probes.composeStandalone)).code === 0) compose = 'standalone';
+    if ((await probe(ssh, 'composePlugin')).code === 0) compose = 'plugin';
+    else if ((await probe(ssh, 'composeStandalone')).code === 0) compose = 'standalone';
     else if (host.roles.some((r) => r !== 'etcd'))
-      problems.push('neither `docker compose` nor `docker-compose` is installed');
+      problems.push(
+        `neither \`docker compose\` nor \`docker-compose\` is installed${ssh.target.sudo ? ' (or sudo does not allow it)' : ''}`,
+      );
 
-    const ss = await ssh.execRaw(probes.listeningPorts);
+    const ss = await probe(ssh, 'listeningPorts');
     if (ss.code !== 0) problems.push('cannot list listening ports (`ss` missing?)');
     else {
       const busy = listeningPorts(ss.stdout);
@@ -86,13 +115,7 @@ export async function preflightHost(
     let need = 0;
     for (const a of artifactsFor(inv, host))
       need += (await stat(localFile(a.path, input.baseDir))).size;
-    const df = await ssh.execRaw([
-      'sh',
-      '-c',
-      'd="$1"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d"',
-      'df',
-      STAGING_DIR,
-    ]);
+    const df = await ssh.execRaw(diskFreeArgv(STAGING_DIR), { privileged: false });
     const avail = availableKiB(df.stdout) * 1024;
     if (!Number.isFinite(avail)) problems.push('cannot read free disk space');
     else if (avail < need * DISK_FACTOR)

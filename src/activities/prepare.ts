@@ -1,23 +1,15 @@
 // Phase 3: the directories the guide creates by hand (and our staging directory).
-import { findHost, hasRole, STAGING_DIR } from '../commands/layout';
+import { directoriesFor, findHost } from '../commands/layout';
+import { dirExistsArgv, makeDirArgv } from '../commands/files';
 import { withHost, type DeployInput, type StepResult } from './context';
 
-export function directoriesFor(input: DeployInput, hostName: string): string[] {
-  const inv = input.inventory;
-  const host = findHost(inv, hostName);
-  const dirs = [STAGING_DIR];
-  if (hasRole(host, 'etcd')) dirs.push(inv.etcd.dataDir);
-  if (hasRole(host, 'control-plane')) dirs.push(inv.dashboard.installDir);
-  if (hasRole(host, 'data-plane')) dirs.push(inv.gateway.installDir);
-  return [...new Set(dirs)];
-}
-
 export async function prepareHost(input: DeployInput, hostName: string): Promise<StepResult> {
-  const dirs = directoriesFor(input, hostName);
+  const dirs = directoriesFor(input.inventory, findHost(input.inventory, hostName));
   return withHost(input, hostName, async (ssh) => {
     const missing: string[] = [];
-    for (const d of dirs) if ((await ssh.execRaw(['test', '-d', d])).code !== 0) missing.push(d);
-    if (missing.length) await ssh.exec(['mkdir', '-p', ...missing]);
+    for (const d of dirs) if ((await ssh.execRaw(dirExistsArgv(d))).code !== 0) missing.push(d);
+    // One directory per command, so each is one fixed sudo rule (commands/sudo.ts).
+    for (const d of missing) await ssh.exec(makeDirArgv(d));
     return {
       host: hostName,
       changed: missing.length > 0,

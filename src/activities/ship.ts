@@ -1,5 +1,7 @@
 // Phase 4: artifacts to hosts over SFTP. A file already there with the right sha256 is
 // skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
+// A non-root user (ssh.sudo) uploads into its own directory and sudo puts the checked file
+// in place (commands/staging.ts).
 import { localFile } from '../config/secrets';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -7,7 +9,14 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { SFTPWrapper } from 'ssh2';
 import type { FileArtifact } from '../config/inventory';
-import { artifactsFor, findHost, stagedPath } from '../commands/layout';
+import { artifactsFor, findHost } from '../commands/layout';
+import {
+  checksumArgv,
+  discardArgv,
+  incomingDirArgv,
+  placeArgv,
+  uploadPaths,
+} from '../commands/staging';
 import { heartbeat, withHost, type DeployInput } from './context';
 import type { SshSession } from '../ssh/session';
 
@@ -19,8 +28,12 @@ export interface ShipResult {
   files: Array<{ remote: string; action: 'present' | 'uploaded' | 'resumed' }>;
 }
 
-async function remoteSha256(ssh: SshSession, file: string): Promise<string | undefined> {
-  const r = await ssh.execRaw(['sha256sum', file]);
+async function remoteSha256(
+  ssh: SshSession,
+  file: string,
+  privileged = true,
+): Promise<string | undefined> {
+  const r = await ssh.execRaw(checksumArgv(file), { privileged });
   return r.code === 0 ? r.stdout.split(' ')[0] : undefined;
 }
 
@@ -51,7 +64,9 @@ function appendFrom(
       }
     });
     source.on('error', reject);
-    sink.on('error', reject);
+    sink.on('error', (e: Error) =>
+      reject(new Error(`cannot write ${remote} over SFTP: ${e.message}`)),
+    );
     sink.on('close', () => resolve(sent));
     source.pipe(sink);
   });
@@ -62,26 +77,32 @@ async function shipOne(
   sftp: SFTPWrapper,
   input: DeployInput,
   a: FileArtifact,
+  ensureIncoming: () => Promise<void>,
 ): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
   const local = localFile(a.path, input.baseDir);
-  const remote = stagedPath(a);
+  const u = uploadPaths(a, ssh.target);
+  const remote = u.staged;
   if ((await remoteSha256(ssh, remote)) === a.sha256)
     return { remote, action: 'present', bytes: 0 };
+  if (u.incoming) await ensureIncoming();
   const total = (await stat(local)).size;
-  const partial = `${remote}.part`;
+  // The partial file belongs to the SSH user: it is read and removed without sudo.
+  const partial = u.partial;
   let offset = await remoteSize(sftp, partial);
   if (offset > total) offset = 0; // a different file was there: start over
   const bytes = await ssh.watch(
     appendFrom(sftp, local, partial, offset, total, path.basename(remote)),
   );
-  const got = await remoteSha256(ssh, partial);
+  const got = await remoteSha256(ssh, partial, false);
   if (got !== a.sha256) {
-    await ssh.execRaw(['rm', '-f', partial]);
+    await ssh.execRaw(discardArgv(partial), { privileged: false });
     throw new Error(
       `${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`,
     );
   }
-  await ssh.exec(['mv', '-f', partial, remote]);
+  await ssh.exec(placeArgv(u));
+  // `install` copied it; the user's partial file is not needed any more.
+  if (u.incoming) await ssh.execRaw(discardArgv(partial), { privileged: false });
   return { remote, action: offset > 0 ? 'resumed' : 'uploaded', bytes };
 }
 
@@ -99,8 +120,14 @@ export async function shipArtifacts(input: DeployInput, hostName: string): Promi
     try {
       const files: ShipResult['files'] = [];
       let bytesUploaded = 0;
+      let incomingReady = false;
+      const ensureIncoming = async () => {
+        if (incomingReady) return;
+        await ssh.exec(incomingDirArgv(ssh.target.user));
+        incomingReady = true;
+      };
       for (const a of artifacts) {
-        const r = await shipOne(ssh, sftp, input, a);
+        const r = await shipOne(ssh, sftp, input, a, ensureIncoming);
         files.push({ remote: r.remote, action: r.action });
         bytesUploaded += r.bytes;
       }

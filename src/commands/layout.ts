@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { FileArtifact, Host, Inventory } from '../config/inventory';
 
 export const STAGING_DIR = '/opt/api7-ha/artifacts';
+/** Uploads of a non-root SSH user (ssh.sudo) travel through <INCOMING_DIR>/<user>; see staging.ts. */
+export const INCOMING_DIR = '/opt/api7-ha/incoming';
 
 /** api7-2.13.2209.1-cp.tar.gz unpacks to api7-2.13.2209.1-cp/ (checked at validation). */
 export function bundleTopDir(bundle: FileArtifact): string {
@@ -34,6 +36,15 @@ export function findHost(inv: Inventory, name: string): Host {
   const host = inv.hosts.find((h) => h.name === name);
   if (!host) throw new Error(`no host named ${name} in the inventory`);
   return host;
+}
+
+/** The directories the guide creates by hand on a host (and our staging directory), by its roles. */
+export function directoriesFor(inv: Inventory, host: Host): string[] {
+  const dirs = [STAGING_DIR];
+  if (hasRole(host, 'etcd')) dirs.push(inv.etcd.dataDir);
+  if (hasRole(host, 'control-plane')) dirs.push(inv.dashboard.installDir);
+  if (hasRole(host, 'data-plane')) dirs.push(inv.gateway.installDir);
+  return [...new Set(dirs)];
 }
 
 /** Artifacts a host needs, by its roles. */

@@ -11,6 +11,21 @@ export const probes = {
   listeningPorts: ['ss', '-Hltn'],
 } as const;
 
+/** Probes any user may run: never through sudo, so they need no sudo rule. */
+export const UNPRIVILEGED_PROBES: ReadonlySet<keyof typeof probes> = new Set([
+  'kernel',
+  'listeningPorts',
+]);
+
+/** Free space where `dir` will be: its nearest existing ancestor (any user may run it). */
+export const diskFreeArgv = (dir: string) => [
+  'sh',
+  '-c',
+  'd="$1"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d"',
+  'df',
+  dir,
+];
+
 function numbers(v: string): number[] {
   return (v.match(/\d+/g) ?? []).map(Number);
 }

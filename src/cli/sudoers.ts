@@ -1,0 +1,33 @@
+// `api7-ha hosts sudoers`: the sudoers drop-in each host reached with ssh.sudo needs
+// (commands/sudo.ts), printed for the operator to check and install. Touches no host.
+import path from 'node:path';
+import { loadInventory } from '../config/load';
+import { findHost } from '../commands/layout';
+import { renderSudoers } from '../commands/sudo';
+
+export async function hostsSudoersCommand(opts: {
+  inventory: string;
+  host?: string;
+  user?: string;
+}) {
+  const { inventory: inv, warnings } = await loadInventory(opts.inventory);
+  for (const w of warnings) console.warn(`warning: ${w}`);
+  const hosts = opts.host
+    ? [findHost(inv, opts.host)]
+    : inv.hosts.filter((h) => h.ssh?.sudo ?? inv.ssh.sudo);
+  if (!hosts.length) {
+    console.error(
+      'no host in this inventory uses ssh.sudo; --host <name> shows the rules a host would need',
+    );
+    return;
+  }
+  const source = path.relative(process.cwd(), path.resolve(opts.inventory)) || opts.inventory;
+  for (const h of hosts) {
+    const user = opts.user ?? h.ssh?.user ?? inv.ssh.user;
+    if (!opts.user && !(h.ssh?.sudo ?? inv.ssh.sudo))
+      console.error(
+        `note: ${h.name} logs in as ${user} without sudo; these rules apply once ssh.sudo is true`,
+      );
+    console.log(renderSudoers(inv, h, user, source));
+  }
+}

@@ -1,0 +1,66 @@
+// The commands that read and write files on a host, besides uploads (pure). They run
+// through sudo for a non-root SSH user, so sudo.ts derives the sudoers rules from these
+// same builders: every argument is fixed by the inventory, and file contents travel on
+// stdin, never as arguments.
+import type { FileArtifact, Inventory } from '../config/inventory';
+import { bundleTopDir, dashboardDir, gatewayDir, stagedPath } from './layout';
+
+/** prepare: whether a directory is there, and making it. */
+export const dirExistsArgv = (dir: string) => ['test', '-d', dir];
+export const makeDirArgv = (dir: string) => ['mkdir', '-p', dir];
+
+/** A file's content on stdout (a missing file exits non-zero). */
+export const readFileArgv = (file: string) => ['cat', file];
+
+/**
+ * Write stdin to `file` with umask 077, then set its mode. The script is a constant and
+ * `file` and `mode` are its arguments, so a sudo rule for this argv allows writing that
+ * one file and nothing else.
+ */
+export const WRITE_FILE_SCRIPT = 'umask 077 && cat > "$1" && chmod "$2" "$1"';
+export const writeFileArgv = (file: string, mode: string) => [
+  'sh',
+  '-c',
+  WRITE_FILE_SCRIPT,
+  'sh',
+  file,
+  mode,
+];
+
+/** The config files the guide edits by hand. */
+export const dashboardConfPath = (inv: Inventory) =>
+  `${dashboardDir(inv)}/dashboard_conf/conf.yaml`;
+export const gatewayConfigPath = (inv: Inventory) => `${gatewayDir(inv)}/gateway_conf/config.yaml`;
+
+/** Beside an unpacked bundle: the sha256 of the tarball it came from. */
+export const BUNDLE_MARKER = '.api7-ha-bundle-sha256';
+export const bundleMarkerPath = (bundle: FileArtifact, installDir: string) =>
+  `${installDir}/${bundleTopDir(bundle)}/${BUNDLE_MARKER}`;
+
+export const unpackBundleArgv = (bundle: FileArtifact, installDir: string) => [
+  'tar',
+  '-xzf',
+  stagedPath(bundle),
+  '-C',
+  installDir,
+];
+
+export const WRITE_MARKER_SCRIPT = 'printf "%s\\n" "$1" > "$2"';
+export const writeMarkerArgv = (bundle: FileArtifact, installDir: string) => [
+  'sh',
+  '-c',
+  WRITE_MARKER_SCRIPT,
+  'sh',
+  bundle.sha256,
+  bundleMarkerPath(bundle, installDir),
+];
+
+/** The image tarballs a bundle carries under images/. */
+export const findBundleImagesArgv = (bundleDir: string) => [
+  'find',
+  `${bundleDir}/images`,
+  '-maxdepth',
+  '1',
+  '-name',
+  '*.tar.gz',
+];

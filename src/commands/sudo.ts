@@ -1,0 +1,167 @@
+// What runs as root on a host when api7-ha logs in as a non-root user with `ssh.sudo`,
+// and the sudoers drop-in that allows exactly that (pure). The rules come from the same
+// builders the activities run, with every argument fixed by the inventory, so a rule
+// allows one command line; only docker and docker-compose take any arguments.
+import type { Host, Inventory } from '../config/inventory';
+import { artifactsFor, bundleTopDir, directoriesFor, hasRole } from './layout';
+import {
+  bundleMarkerPath,
+  dashboardConfPath,
+  dirExistsArgv,
+  findBundleImagesArgv,
+  gatewayConfigPath,
+  makeDirArgv,
+  readFileArgv,
+  unpackBundleArgv,
+  writeFileArgv,
+  writeMarkerArgv,
+} from './files';
+import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
+
+export interface SudoRule {
+  /** The command line as the deploy runs it; with anyArgs, only the command. */
+  argv: string[];
+  /** Any arguments allowed (docker, docker-compose). */
+  anyArgs?: boolean;
+  /** Not every host has it (docker-compose when the compose plugin is there). */
+  optional?: boolean;
+}
+
+export interface SudoSection {
+  /** Becomes the Cmnd_Alias API7HA_<NAME>. */
+  name: string;
+  why: string;
+  rules: SudoRule[];
+}
+
+/** Where sudo finds each command (Debian, Ubuntu and other merged-/usr systems). */
+export const COMMAND_PATHS: Readonly<Record<string, readonly string[]>> = {
+  docker: ['/usr/bin/docker', '/usr/local/bin/docker'],
+  'docker-compose': ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'],
+  sh: ['/bin/sh'],
+};
+export const commandPaths = (command: string): readonly string[] =>
+  COMMAND_PATHS[command] ?? [`/usr/bin/${command}`];
+
+/** Every command the deploy and the drills run as root on this host, grouped by purpose. */
+export function sudoSections(inv: Inventory, host: Host, user: string): SudoSection[] {
+  const sections: SudoSection[] = [
+    {
+      name: 'DOCKER',
+      why: 'The Docker engine and compose: probes, images, the etcd container, compose up and\ndown, the drills. Any arguments: this is root-equivalent (docker run -v /:/host).',
+      rules: [
+        { argv: ['docker'], anyArgs: true },
+        { argv: ['docker-compose'], anyArgs: true, optional: true },
+      ],
+    },
+    {
+      name: 'PREPARE',
+      why: "prepare: the guide's directories and the staging directory.",
+      rules: directoriesFor(inv, host).flatMap((d) => [
+        { argv: dirExistsArgv(d) },
+        { argv: makeDirArgv(d) },
+      ]),
+    },
+  ];
+
+  const artifacts = artifactsFor(inv, host);
+  if (artifacts.length)
+    sections.push({
+      name: 'SHIP',
+      why: `ship: ${user}'s upload directory; each artifact's sha256 and its copy into place as root.`,
+      rules: [
+        { argv: incomingDirArgv(user) },
+        ...artifacts.flatMap((a) => {
+          const u = uploadPaths(a, { user, sudo: true });
+          return [{ argv: checksumArgv(u.staged) }, { argv: placeArgv(u) }];
+        }),
+      ],
+    });
+
+  const bundles: Array<[Inventory['dashboard']['bundle'], string, string]> = [];
+  if (hasRole(host, 'control-plane'))
+    bundles.push([inv.dashboard.bundle, inv.dashboard.installDir, dashboardConfPath(inv)]);
+  if (hasRole(host, 'data-plane'))
+    bundles.push([inv.gateway.bundle, inv.gateway.installDir, gatewayConfigPath(inv)]);
+  if (bundles.length) {
+    sections.push({
+      name: 'BUNDLES',
+      why: 'images: unpack each bundle once (its sha256 in a marker file), find its images.',
+      rules: bundles.flatMap(([bundle, installDir]) => [
+        { argv: readFileArgv(bundleMarkerPath(bundle, installDir)) },
+        { argv: unpackBundleArgv(bundle, installDir) },
+        { argv: writeMarkerArgv(bundle, installDir) },
+        { argv: findBundleImagesArgv(`${installDir}/${bundleTopDir(bundle)}`) },
+      ]),
+    });
+    sections.push({
+      name: 'CONFIG',
+      why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed and so are its arguments).',
+      rules: bundles.flatMap(([, , conf]) => [
+        { argv: readFileArgv(conf) },
+        { argv: writeFileArgv(conf, '600') },
+      ]),
+    });
+  }
+  return sections.map((s) => ({ ...s, rules: unique(s.rules) })).filter((s) => s.rules.length > 0);
+}
+
+function unique(rules: SudoRule[]): SudoRule[] {
+  const seen = new Set<string>();
+  return rules.filter((r) => {
+    const key = JSON.stringify(r.argv);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * One argument as sudoers must spell it to match it literally: sudo joins the arguments
+ * with single spaces and compares them with the rule (wildcards expanded), so a literal
+ * `*`, `?`, `[`, `]` and the sudoers specials `, : = # !` take a backslash, and a
+ * backslash takes three more.
+ */
+export function sudoersArg(arg: string): string {
+  if (arg === '' || /[^\S ]/.test(arg) || / {2}|^ | $/.test(arg))
+    throw new Error(
+      `cannot express ${JSON.stringify(arg)} as a sudoers argument (empty, or whitespace other than single spaces)`,
+    );
+  return arg.replace(/\\/g, '\\\\\\\\').replace(/[,:=#!*?[\]]/g, (c) => `\\${c}`);
+}
+
+/** The sudoers spellings of one rule: one per path the command may have. */
+export function sudoersCommands(rule: SudoRule): string[] {
+  const [command, ...args] = rule.argv;
+  if (!command) throw new Error('empty sudo rule');
+  const tail = rule.anyArgs ? '' : args.length ? ` ${args.map(sudoersArg).join(' ')}` : ' ""';
+  return commandPaths(command).map((p) => `${p}${tail}`);
+}
+
+/** The drop-in for one host: `visudo -cf` it, then install it as /etc/sudoers.d/api7-ha (0440). */
+export function renderSudoers(inv: Inventory, host: Host, user: string, source?: string): string {
+  const sections = sudoSections(inv, host, user);
+  const lines = [
+    `# /etc/sudoers.d/api7-ha on ${host.name} (${host.address}): what api7-ha runs as root when it`,
+    `# logs in as ${user} with ssh.sudo.${source ? ` Made by: api7-ha hosts sudoers -i ${source} --host ${host.name}` : ''}`,
+    '# Every rule but docker and docker-compose fixes all arguments; make it again when the',
+    "# inventory's bundles, directories, roles or user change. Check: visudo -cf <file>.",
+    `Defaults:${user} !requiretty`,
+  ];
+  for (const s of sections) {
+    lines.push('', ...s.why.split('\n').map((l) => `# ${l}`));
+    const commands = s.rules.flatMap(sudoersCommands);
+    lines.push(`Cmnd_Alias API7HA_${s.name} = ${commands.join(', \\\n    ')}`);
+  }
+  lines.push(
+    '',
+    `${user} ALL=(root) NOPASSWD: ${sections.map((s) => `API7HA_${s.name}`).join(', ')}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Asks sudo, without running anything, whether the user may run a rule's command line. */
+export function sudoCheckArgv(rule: SudoRule): string[] {
+  return ['sudo', '-n', '-l', '--', ...(rule.anyArgs ? rule.argv.slice(0, 1) : rule.argv)];
+}

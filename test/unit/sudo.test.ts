@@ -1,0 +1,200 @@
+// A non-root SSH user with sudo: where uploads travel, and the sudoers rules derived from
+// the same builders the activities run (compared as strings, no SSH). Where visudo is
+// installed, sudo's own parser checks the rendered drop-in too.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseInventoryText } from '../../src/config/load';
+import { findHost, stagedPath } from '../../src/commands/layout';
+import {
+  checksumArgv,
+  discardArgv,
+  incomingDirArgv,
+  placeArgv,
+  uploadPaths,
+} from '../../src/commands/staging';
+import {
+  renderSudoers,
+  sudoCheckArgv,
+  sudoersArg,
+  sudoersCommands,
+  sudoSections,
+} from '../../src/commands/sudo';
+import { writeFileArgv, writeMarkerArgv } from '../../src/commands/files';
+import { projectRoot } from '../../src/paths';
+
+const inv = parseInventoryText(
+  readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'),
+);
+const bundle = inv.gateway.bundle;
+
+describe('uploads as root or through sudo', () => {
+  it('as root: the partial file sits beside the staged path and is renamed into place', () => {
+    const u = uploadPaths(bundle, { user: 'root', sudo: false });
+    assert.deepEqual(u, {
+      staged: '/opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
+      partial: '/opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz.part',
+    });
+    assert.deepEqual(placeArgv(u), ['mv', '-f', u.partial, u.staged]);
+  });
+
+  it("with sudo: the partial file is in the user's own 0700 directory; install copies it in as root", () => {
+    const u = uploadPaths(bundle, { user: 'api7ops', sudo: true });
+    assert.deepEqual(u, {
+      staged: stagedPath(bundle),
+      partial: '/opt/api7-ha/incoming/api7ops/api7-2.13.2209.1-dp.tar.gz.part',
+      incoming: '/opt/api7-ha/incoming/api7ops',
+    });
+    assert.equal(
+      incomingDirArgv('api7ops').join(' '),
+      'install -d -o api7ops -m 0700 /opt/api7-ha/incoming/api7ops',
+    );
+    assert.equal(
+      placeArgv(u).join(' '),
+      `install -o root -g root -m 0644 ${u.partial} ${u.staged}`,
+    );
+    assert.deepEqual(checksumArgv(u.staged), ['sha256sum', u.staged]);
+    assert.deepEqual(discardArgv(u.partial), ['rm', '-f', u.partial]);
+  });
+});
+
+describe('sudoers arguments', () => {
+  it('escapes what sudoers would read as a wildcard or a special character', () => {
+    assert.equal(sudoersArg('*.tar.gz'), '\\*.tar.gz');
+    assert.equal(sudoersArg('a,b:c=d#e!f?g[h]'), 'a\\,b\\:c\\=d\\#e\\!f\\?g\\[h\\]');
+    // sudo unescapes twice: once when it reads the file, once when it compares.
+    assert.equal(sudoersArg('%s\\n'), '%s\\\\\\\\n');
+    assert.equal(
+      sudoersArg('umask 077 && cat > "$1"'),
+      'umask 077 && cat > "$1"',
+      'quotes, $, & and > are literal',
+    );
+  });
+
+  it('refuses arguments sudo cannot tell apart (it joins them with single spaces)', () => {
+    for (const bad of ['', 'a  b', ' a', 'a ', 'a\tb', 'a\nb'])
+      assert.throws(() => sudoersArg(bad), /cannot express/);
+  });
+
+  it('spells a rule once per path the command may have; docker takes any arguments', () => {
+    assert.deepEqual(sudoersCommands({ argv: ['docker'], anyArgs: true }), [
+      '/usr/bin/docker',
+      '/usr/local/bin/docker',
+    ]);
+    assert.deepEqual(sudoersCommands({ argv: ['test', '-d', '/root'] }), [
+      '/usr/bin/test -d /root',
+    ]);
+    assert.deepEqual(sudoersCommands({ argv: ['sh', '-c', 'x'] }), ['/bin/sh -c x']);
+  });
+});
+
+describe('sudo rules per host', () => {
+  const rules = (name: string) =>
+    sudoSections(inv, findHost(inv, name), 'api7ops').flatMap((s) =>
+      s.rules.map((r) => r.argv.join(' ')),
+    );
+
+  it('a gateway host: docker, its directories, its upload, its bundle and config file', () => {
+    assert.deepEqual(rules('ha5'), [
+      'docker',
+      'docker-compose',
+      'test -d /opt/api7-ha/artifacts',
+      'mkdir -p /opt/api7-ha/artifacts',
+      'test -d /root',
+      'mkdir -p /root',
+      'install -d -o api7ops -m 0700 /opt/api7-ha/incoming/api7ops',
+      'sha256sum /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
+      'install -o root -g root -m 0644 /opt/api7-ha/incoming/api7ops/api7-2.13.2209.1-dp.tar.gz.part /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
+      'cat /root/api7-2.13.2209.1-dp/.api7-ha-bundle-sha256',
+      'tar -xzf /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz -C /root',
+      writeMarkerArgv(bundle, '/root').join(' '),
+      'find /root/api7-2.13.2209.1-dp/images -maxdepth 1 -name *.tar.gz',
+      'cat /root/api7-2.13.2209.1-dp/gateway_conf/config.yaml',
+      writeFileArgv('/root/api7-2.13.2209.1-dp/gateway_conf/config.yaml', '600').join(' '),
+    ]);
+  });
+
+  it('an etcd-only host: no bundle or config rules, the etcd tarball and data directory', () => {
+    const r = rules('ha3');
+    assert.ok(r.includes('mkdir -p /usr/local/etcd/etcd_data'));
+    assert.ok(r.includes('sha256sum /opt/api7-ha/artifacts/etcd-3.4.13.tar.gz'));
+    assert.ok(!r.some((x) => x.startsWith('tar ') || x.startsWith('cat ')), r.join('\n'));
+  });
+
+  it('an etcd + dashboard host has both, each rule once', () => {
+    const r = rules('ha1');
+    assert.equal(new Set(r).size, r.length);
+    assert.ok(r.includes('cat /root/api7-2.13.2209.1-cp/dashboard_conf/conf.yaml'));
+    assert.ok(r.includes('sha256sum /opt/api7-ha/artifacts/etcd-3.4.13.tar.gz'));
+  });
+
+  it('preflight asks `sudo -l` (runs nothing) with the exact command line', () => {
+    assert.deepEqual(sudoCheckArgv({ argv: ['docker'], anyArgs: true }), [
+      'sudo',
+      '-n',
+      '-l',
+      '--',
+      'docker',
+    ]);
+    assert.deepEqual(sudoCheckArgv({ argv: ['test', '-d', '/root'] }), [
+      'sudo',
+      '-n',
+      '-l',
+      '--',
+      'test',
+      '-d',
+      '/root',
+    ]);
+  });
+});
+
+describe('the sudoers drop-in', () => {
+  const text = renderSudoers(inv, findHost(inv, 'ha5'), 'api7ops', 'prod.yaml');
+
+  it('grants the user its aliases, password-less, as root only', () => {
+    assert.match(
+      text,
+      /^api7ops ALL=\(root\) NOPASSWD: API7HA_DOCKER, API7HA_PREPARE, API7HA_SHIP, API7HA_BUNDLES, API7HA_CONFIG$/m,
+    );
+    assert.match(text, /^Defaults:api7ops !requiretty$/m);
+    assert.match(text, /api7-ha hosts sudoers -i prod\.yaml --host ha5/);
+  });
+
+  it('has no open-ended rule besides docker and docker-compose', () => {
+    const commands = text
+      .replace(/\\\n\s*/g, '')
+      .split('\n')
+      .filter((l) => l.startsWith('Cmnd_Alias'))
+      .flatMap((l) => l.replace(/^Cmnd_Alias \w+ = /, '').split(/(?<!\\), /));
+    const openEnded = commands.filter((c) => !c.includes(' ') || /(?<!\\)[*?[]/.test(c));
+    assert.deepEqual(openEnded, [
+      '/usr/bin/docker',
+      '/usr/local/bin/docker',
+      '/usr/bin/docker-compose',
+      '/usr/local/bin/docker-compose',
+    ]);
+    assert.ok(
+      commands.includes(
+        '/usr/bin/find /root/api7-2.13.2209.1-dp/images -maxdepth 1 -name \\*.tar.gz',
+      ),
+    );
+  });
+
+  it('passes visudo (when sudo is installed here)', (t) => {
+    if (spawnSync('visudo', ['-V']).error) return t.skip('visudo is not installed');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-sudoers-'));
+    try {
+      for (const h of inv.hosts) {
+        const file = path.join(dir, h.name);
+        writeFileSync(file, renderSudoers(inv, h, 'api7ops'));
+        const r = spawnSync('visudo', ['-cf', file], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `${h.name}: ${r.stdout}${r.stderr}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -14,8 +14,10 @@ import {
 import path from 'node:path';
 import { quote } from 'shell-quote';
 import { isAlive, readOwnPid, readPidFile, run, sleep, spawnDetached } from '../src/util/exec';
+import type { Inventory } from '../src/config/inventory';
 import { PRIVATE_DIRS, type LabHost } from './layout';
 import { netnsPids } from './network';
+import { etcCopy, prepareSudoHost, SUDO_HOST_FILES } from './sudo-host';
 
 export interface HostPaths {
   dir: string;
@@ -80,6 +82,10 @@ export function renderSshdConfig(host: LabHost): string {
 /** Runs inside the host's fresh namespaces: private mounts, then dockerd, then sshd. */
 export function renderInitScript(host: LabHost, p: HostPaths): string {
   const lines = ['#!/bin/bash', 'set -eu', `hostname ${quote([host.name])}`];
+  // A host with a non-root login has its own user files and sudoers (lab/sudo-host.ts).
+  if (host.sudoUser)
+    for (const f of SUDO_HOST_FILES)
+      lines.push(`mount -n --bind ${quote([etcCopy(p.dir, f)])} ${quote([f])}`);
   // A private directory that holds the lab directory is mounted last, so every mount
   // source is still reachable when it is mounted.
   const real = realpathSync(p.dir);
@@ -95,10 +101,12 @@ export function renderInitScript(host: LabHost, p: HostPaths): string {
   return lines.join('\n');
 }
 
+/** `inv` is the lab inventory (the host with a non-root login gets its sudo rules from it). */
 export async function prepareHostFiles(
   host: LabHost,
   p: HostPaths,
   clientPublicKey: string,
+  inv: Inventory,
 ): Promise<void> {
   for (const dir of PRIVATE_DIRS) mkdirSync(p.fs(dir), { recursive: true, mode: 0o755 });
   chmodSync(p.fs('/root'), 0o700);
@@ -106,6 +114,15 @@ export async function prepareHostFiles(
   const sshDir = path.join(p.fs('/root'), '.ssh');
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(sshDir, 'authorized_keys'), clientPublicKey, { mode: 0o600 });
+  if (host.sudoUser)
+    await prepareSudoHost({
+      hostName: host.name,
+      user: host.sudoUser,
+      hostDir: p.dir,
+      homes: p.fs('/home'),
+      clientPublicKey,
+      inv,
+    });
   if (!existsSync(p.hostKey))
     await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', p.hostKey]);
   mkdirSync(p.runDir, { recursive: true, mode: 0o700 });

@@ -37,7 +37,10 @@ export function labInventory(opts: {
       name: h.name,
       address: h.address,
       roles: h.roles,
-      ssh: { hostKey: opts.hostKeyFingerprints[h.name] },
+      // The host with a non-root login: sudo for exactly `api7-ha hosts sudoers` (lab/sudo-host.ts).
+      ssh: h.sudoUser
+        ? { user: h.sudoUser, sudo: true, hostKey: opts.hostKeyFingerprints[h.name] }
+        : { hostKey: opts.hostKeyFingerprints[h.name] },
     })),
     etcd: {
       image: opts.artifacts.etcdImage,

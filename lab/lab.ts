@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { validateInventory } from '../src/config/load';
 import { labDir as defaultLabDir } from '../src/paths';
 import { readOwnPid, run, waitFor } from '../src/util/exec';
 import {
@@ -156,10 +157,15 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
   log('network: bridge and namespaces');
   await ensureBridge();
   const clientKey = readFileSync(`${p.privateKey}.pub`, 'utf8');
+  // The sudo rules of the host with a non-root login come from the inventory (no host keys needed).
+  const rulesInventory = validateInventory(
+    labInventory({ hosts, hostKeyFingerprints: {}, artifacts }),
+    'the lab inventory',
+  );
   for (const host of hosts) {
     await ensureHostNetwork(host);
     const hp = hostPaths(p.dir, host);
-    await prepareHostFiles(host, hp, clientKey);
+    await prepareHostFiles(host, hp, clientKey, rulesInventory);
     if (sshdPid(hp) === undefined) {
       log(`${host.name}: starting sshd and dockerd at ${host.address}`);
       startHost(host, hp);
@@ -189,6 +195,26 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
       ),
     ),
   );
+  for (const host of hosts.filter((h) => h.sudoUser)) {
+    const r = await run(
+      [
+        ...sshArgs(p, host, host.sudoUser),
+        'sudo',
+        '-n',
+        '--',
+        'docker',
+        'info',
+        '--format',
+        '{{.ID}}',
+      ],
+      { allowFailure: true },
+    );
+    if (r.code !== 0)
+      throw new Error(
+        `${host.name}: ${host.sudoUser} cannot log in or run docker through sudo (${r.stderr.trim()}); ` +
+          'a lab started by an older version has no such user: run `api7-ha lab down`, then up again',
+      );
+  }
 
   const sp = servicePaths(p.dir);
   ensureEcho(sp, opts.echoScript);

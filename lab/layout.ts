@@ -26,16 +26,25 @@ export const PRIVATE_DIRS = [
   '/usr/local/etcd',
 ] as const;
 
+/**
+ * The last lab host is reached as this user, not root, with password-less sudo for
+ * exactly the rules `api7-ha hosts sudoers` prints (inventory `ssh: {user, sudo: true}`).
+ */
+export const LAB_SUDO_USER = 'api7ops';
+
 export interface LabHost {
   name: string;
   netns: string;
   address: string;
   roles: Role[];
+  /** Set on the host api7-ha logs in to as a non-root user with sudo. */
+  sudoUser?: string;
 }
 
 /**
  * ha1..haN. With 5 hosts this is the vendor guide's layout: ha1, ha2 etcd + dashboard,
- * ha3 etcd, ha4, ha5 gateway. Fewer hosts double up; more add gateways.
+ * ha3 etcd, ha4, ha5 gateway. Fewer hosts double up; more add gateways. The last host
+ * has the non-root login (LAB_SUDO_USER).
  */
 export function labHosts(count: number): LabHost[] {
   if (!Number.isInteger(count) || count < 3 || count > 20)
@@ -47,6 +56,13 @@ export function labHosts(count: number): LabHost[] {
     if (i < 2) roles.push('control-plane');
     if (i >= firstGateway) roles.push('data-plane');
     const name = `ha${i + 1}`;
-    return { name, netns: `${NETNS_PREFIX}${name}`, address: `10.213.0.${11 + i}`, roles };
+    const host: LabHost = {
+      name,
+      netns: `${NETNS_PREFIX}${name}`,
+      address: `10.213.0.${11 + i}`,
+      roles,
+    };
+    if (i === count - 1) host.sudoUser = LAB_SUDO_USER;
+    return host;
   });
 }

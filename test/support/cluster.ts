@@ -2,7 +2,7 @@
 // wiping the hosts back to "nothing deployed" between tests that need a fresh start.
 import type { LoadedInventory } from '../../src/config/load';
 import { run } from '../../src/util/exec';
-import { sshTo } from './lab';
+import { sshAsRoot, sshTo } from './lab';
 
 export interface ContainerSnapshot {
   name: string;
@@ -80,7 +80,7 @@ export function curlThroughDataPlane(lab: LoadedInventory) {
 export async function wipeHosts(lab: LoadedInventory): Promise<void> {
   await Promise.all(
     lab.inventory.hosts.map(async (h) => {
-      const s = await sshTo(lab, h.name);
+      const s = await sshAsRoot(lab, h.name); // `rm -rf` is in no sudo rule
       try {
         await s.exec([
           'sh',

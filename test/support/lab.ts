@@ -17,3 +17,17 @@ export async function sshTo(lab: LoadedInventory, hostName: string): Promise<Ssh
   if (!host) throw new Error(`no host ${hostName} in the lab inventory`);
   return SshSession.connect(sshTarget(lab.inventory, host, lab.baseDir));
 }
+
+/**
+ * Lab plumbing (cleaning up, looking behind the deploy's back) as root with the lab key,
+ * which every lab host accepts, also the one the inventory reaches as a non-root user.
+ */
+export async function sshAsRoot(lab: LoadedInventory, hostName: string): Promise<SshSession> {
+  const host = lab.inventory.hosts.find((h) => h.name === hostName);
+  if (!host) throw new Error(`no host ${hostName} in the lab inventory`);
+  return SshSession.connect({
+    ...sshTarget(lab.inventory, host, lab.baseDir),
+    user: 'root',
+    sudo: false,
+  });
+}

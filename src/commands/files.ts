@@ -9,6 +9,10 @@ import { bundleTopDir, dashboardDir, gatewayDir, stagedPath } from './layout';
 export const dirExistsArgv = (dir: string) => ['test', '-d', dir];
 export const makeDirArgv = (dir: string) => ['mkdir', '-p', dir];
 
+/** Directories for secrets (etcd TLS): made with mode 700 in one command. */
+export const makePrivateDirsArgv = (dirs: string[]) => ['mkdir', '-p', '-m', '700', ...dirs];
+export const chmodArgv = (mode: string, file: string) => ['chmod', mode, file];
+
 /** A file's content on stdout (a missing file exits non-zero). */
 export const readFileArgv = (file: string) => ['cat', file];
 

@@ -45,6 +45,15 @@ export function labInventory(opts: {
     etcd: {
       image: opts.artifacts.etcdImage,
       imageTarball: opts.artifacts.etcdImageTarball,
+      // Secure by default: etcd auth and mutual TLS with the lab's own CA (lab/pki.ts).
+      auth: { enabled: true, username: 'root', password: 'file:secrets/etcd-root-password' },
+      tls: {
+        ca: 'pki/ca.crt',
+        memberCert: 'pki/{host}.crt',
+        memberKey: 'file:pki/{host}.key',
+        clientCert: 'pki/client.crt',
+        clientKey: 'file:pki/client.key',
+      },
     },
     dashboard: {
       bundle: opts.artifacts.controlPlaneBundle,

@@ -39,6 +39,7 @@ import {
   ECHO_COMMAND,
 } from './services';
 import { labInventory, renderLabInventory, type LabArtifactRefs } from './lab-inventory';
+import { ensureLabPki } from './pki';
 
 interface LabState {
   hostCount: number;
@@ -139,11 +140,16 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
       '-f',
       p.privateKey,
     ]);
-  for (const secret of ['dashboard-password', 'dashboard-token-secret']) {
+  for (const secret of ['dashboard-password', 'dashboard-token-secret', 'etcd-root-password']) {
     const file = path.join(p.secrets, secret);
     if (!existsSync(file))
       writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
+
+  await ensureLabPki(
+    path.join(p.dir, 'pki'),
+    hosts.filter((h) => h.roles.includes('etcd')),
+  );
 
   const state: LabState = previous ?? {
     hostCount: count,

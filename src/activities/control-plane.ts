@@ -4,6 +4,12 @@ import type { FileArtifact } from '../config/inventory';
 import { composeArgv, composeContainerArgv, type ComposeFlavor } from '../commands/compose';
 import { renderDashboardConf } from '../commands/config-files';
 import {
+  clientTlsFiles,
+  composeOverrides,
+  COMPOSE_OVERRIDE_FILE,
+  renderComposeOverride,
+} from '../commands/etcd-tls';
+import {
   bundleTopDir,
   composeProject,
   dashboardDir,
@@ -21,6 +27,7 @@ import {
   type StepResult,
   etcdPassword,
 } from './context';
+import { putTlsFiles, syncFile } from './remote-files';
 
 export const DASHBOARD_SERVICE = 'api7-dashboard';
 export const DASHBOARD_READY_LINE = 'The manager-api is running successfully!';
@@ -87,22 +94,6 @@ export async function loadImages(input: DeployInput, hostName: string): Promise<
   });
 }
 
-/** Rewrite a config file from its current content; write only when it differs. True when written. */
-export async function syncFile(
-  ssh: SshSession,
-  file: string,
-  render: (current: string) => string,
-  mode = '600',
-): Promise<boolean> {
-  const current = await ssh.execRaw(['cat', file]);
-  const content = render(current.code === 0 ? current.stdout : '');
-  if (current.code === 0 && current.stdout === content) return false;
-  await ssh.exec(['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'sh', file, mode], {
-    stdin: content,
-  });
-  return true;
-}
-
 /**
  * Bring a compose service up. Compose does not notice a changed mounted file, so a
  * changed config recreates the container; an unchanged running one is left alone.
@@ -113,6 +104,7 @@ export async function composeUp(
   dir: string,
   service: string,
   configChanged: boolean,
+  overrides: string[] = [],
 ): Promise<{ changed: boolean; id: string }> {
   const project = composeProject(dir);
   const ids = (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean);
@@ -124,16 +116,40 @@ export async function composeUp(
   if (ids.length === 1 && running[0] === 'true' && !configChanged)
     return { changed: false, id: ids[0]! };
   await ssh.exec(
-    composeArgv(flavor, dir, project, [
-      'up',
-      '-d',
-      ...(configChanged ? ['--force-recreate'] : []),
-      service,
-    ]),
+    composeArgv(
+      flavor,
+      dir,
+      project,
+      ['up', '-d', ...(configChanged ? ['--force-recreate'] : []), service],
+      overrides,
+    ),
   );
   const id =
     (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean)[0] ?? '';
   return { changed: true, id };
+}
+
+/**
+ * With etcd TLS on: the CA and client certificate in the bundle dir, and the compose
+ * file that mounts them into the service's container. True when anything changed.
+ */
+export async function putClientTls(
+  ssh: SshSession,
+  input: DeployInput,
+  dir: string,
+  service: string,
+): Promise<boolean> {
+  const files = clientTlsFiles(input.inventory, dir);
+  if (!files.length) return false;
+  const changed = await putTlsFiles(ssh, input, files);
+  const vendorCompose = await ssh.exec(['cat', `${dir}/docker-compose.yaml`]);
+  const overrideChanged = await syncFile(
+    ssh,
+    `${dir}/${COMPOSE_OVERRIDE_FILE}`,
+    () => renderComposeOverride(service, vendorCompose),
+    '644',
+  );
+  return changed || overrideChanged;
 }
 
 export async function startDashboard(
@@ -150,10 +166,19 @@ export async function startDashboard(
     etcdPassword: etcdPassword(input),
   };
   return withHost(input, hostName, async (ssh) => {
-    const confChanged = await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, (current) =>
-      renderDashboardConf(inv, secrets, current),
+    const tlsChanged = await putClientTls(ssh, input, dir, DASHBOARD_SERVICE);
+    const confChanged =
+      (await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, (current) =>
+        renderDashboardConf(inv, secrets, current),
+      )) || tlsChanged;
+    const up = await composeUp(
+      ssh,
+      flavor,
+      dir,
+      DASHBOARD_SERVICE,
+      confChanged,
+      composeOverrides(inv, dir),
     );
-    const up = await composeUp(ssh, flavor, dir, DASHBOARD_SERVICE, confChanged);
     await pollUntil(
       `the dashboard on ${hostName} to log "${DASHBOARD_READY_LINE}" and answer /ping`,
       async () => {

@@ -13,7 +13,9 @@ import {
   type StepResult,
   etcdPassword,
 } from './context';
-import { composeUp, syncFile } from './control-plane';
+import { composeUp, putClientTls } from './control-plane';
+import { composeOverrides } from '../commands/etcd-tls';
+import { syncFile } from './remote-files';
 
 export const GATEWAY_SERVICE = 'api7-gateway';
 
@@ -87,10 +89,19 @@ export async function startGateway(
     etcdPassword: etcdPassword(input),
   };
   return withHost(input, hostName, async (ssh) => {
-    const configChanged = await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) =>
-      renderGatewayConfig(inv, clusterId, secrets, current),
+    const tlsChanged = await putClientTls(ssh, input, dir, GATEWAY_SERVICE);
+    const configChanged =
+      (await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) =>
+        renderGatewayConfig(inv, clusterId, secrets, current),
+      )) || tlsChanged;
+    const up = await composeUp(
+      ssh,
+      flavor,
+      dir,
+      GATEWAY_SERVICE,
+      configChanged,
+      composeOverrides(inv, dir),
     );
-    const up = await composeUp(ssh, flavor, dir, GATEWAY_SERVICE, configChanged);
     await pollUntil(
       `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
       async () =>

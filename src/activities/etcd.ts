@@ -8,9 +8,12 @@ import {
   inspectArgv,
   parseInspect,
 } from '../commands/etcd';
+import { clientTlsFiles, memberTlsFiles } from '../commands/etcd-tls';
 import { stagedPath } from '../commands/layout';
+import { EtcdAuthError, ensureEtcdAuth } from '../etcd/auth';
 import { clusterHealth, type ClusterHealth, type EtcdAccess } from '../etcd/health';
-import { pollUntil, secret, withHost, type DeployInput, type StepResult } from './context';
+import { etcdPassword, pollUntil, withHost, type DeployInput, type StepResult } from './context';
+import { putTlsFiles, readTlsFile } from './remote-files';
 import type { SshSession } from '../ssh/session';
 
 export async function ensureImage(
@@ -43,6 +46,8 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
       inv.etcd.image,
       inv.etcd.imageTarball && stagedPath(inv.etcd.imageTarball),
     );
+    // etcd reads its certificates at each new connection, so new files need no restart.
+    const tlsChanged = await putTlsFiles(ssh, input, memberTlsFiles(inv, hostName));
     const inspected = await ssh.execRaw(inspectArgv(name));
     if (inspected.code === 0) {
       const c = parseInspect(inspected.stdout);
@@ -50,8 +55,8 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
         if (c.running)
           return {
             host: hostName,
-            changed: loaded,
-            detail: `container ${name} already running with these settings`,
+            changed: loaded || tlsChanged,
+            detail: `${tlsChanged ? 'wrote TLS files, ' : ''}container ${name} already running with these settings`,
           };
         await ssh.exec(['docker', 'start', name]);
         return { host: hostName, changed: true, detail: `started existing container ${name}` };
@@ -73,14 +78,17 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
   });
 }
 
+/** How the worker reaches etcd: endpoints, the root user when auth is on, the client certificate. */
 export function etcdAccess(input: DeployInput): EtcdAccess {
-  const a = input.inventory.etcd.auth;
+  const inv = input.inventory;
+  const password = etcdPassword(input);
+  // The CA and client certificate the dashboards and gateways get (the dir is unused here).
+  const tls = clientTlsFiles(inv, '');
+  const [ca, cert, key] = tls.map((f) => readTlsFile(input, f));
   return {
-    endpoints: etcdEndpoints(input.inventory),
-    auth:
-      a.enabled && a.password
-        ? { username: a.username, password: secret(input, a.password, 'etcd.auth.password') }
-        : undefined,
+    endpoints: etcdEndpoints(inv),
+    auth: password ? { username: inv.etcd.auth.username, password } : undefined,
+    tls: ca && cert && key ? { ca, cert, key } : undefined,
   };
 }
 
@@ -103,5 +111,24 @@ export async function waitForQuorum(
     );
   } catch (e) {
     throw new Error(`${(e as Error).message}${last ? `: ${last.problems.join('; ')}` : ''}`);
+  }
+}
+
+/** Phase 6, with etcd.auth.enabled: the root user and `auth enable`, unless already on. */
+export async function enableEtcdAuth(input: DeployInput): Promise<StepResult> {
+  const access = etcdAccess(input);
+  try {
+    const outcome = await ensureEtcdAuth(access);
+    return {
+      host: 'etcd',
+      changed: outcome === 'enabled',
+      detail:
+        outcome === 'enabled'
+          ? `created user ${access.auth?.username} with the root role and turned authentication on`
+          : `authentication already on; user ${access.auth?.username} accepted`,
+    };
+  } catch (e) {
+    if (e instanceof EtcdAuthError) throw ApplicationFailure.nonRetryable(e.message, e.name);
+    throw e;
   }
 }

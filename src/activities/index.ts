@@ -3,7 +3,7 @@ import { preflightHost } from './preflight';
 import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
 import { shipArtifacts } from './ship';
-import { startEtcdMember, waitForQuorum } from './etcd';
+import { enableEtcdAuth, startEtcdMember, waitForQuorum } from './etcd';
 import { loadImages, startDashboard } from './control-plane';
 import { ensureGatewayCluster, proveTraffic, startGateway } from './data-plane';
 import {
@@ -23,6 +23,7 @@ export const deployActivities = {
   shipArtifacts,
   startEtcdMember,
   waitForQuorum,
+  enableEtcdAuth,
   loadImages,
   startDashboard,
   ensureGatewayCluster,

@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
 import { inventoryWarnings, type FileArtifact } from '../config/inventory';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
+import { checkEtcdTls } from '../config/tls-check';
 import { bundleTopDir } from '../commands/layout';
 import { run } from '../util/exec';
 import { runningRuns, sharedClient } from '../temporal/lookup';
@@ -117,6 +118,7 @@ export async function checkInventoryLocally(input: DeployInput): Promise<Validat
       problems.push(e instanceof SecretError ? e.message : `${field}: ${String(e)}`);
     }
   }
+  problems.push(...checkEtcdTls(inv, input.baseDir));
   await checkArtifact(input, 'dashboard.bundle', inv.dashboard.bundle, problems);
   await checkArtifact(input, 'gateway.bundle', inv.gateway.bundle, problems);
   if (inv.etcd.imageTarball)

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { faultArgv, restoreArgv, type Component } from '../commands/drills';
 import { etcdMembers } from '../commands/etcd';
 import { composeProject, dashboardDir, findHost, hostsWithRole } from '../commands/layout';
-import { clusterHealth, memberHealth } from '../etcd/health';
+import { clusterHealth, memberHealth, memberKvHash } from '../etcd/health';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { httpRequest } from '../util/http';
 import type { ProbeStats } from '../workflows/journal';
@@ -328,24 +328,9 @@ async function etcdCaughtUp(input: DeployInput, endpoint: string): Promise<boole
   const members = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));
   if (members.some((m) => !m.healthy) || new Set(members.map((m) => m.revision)).size !== 1)
     return false;
-  const hashes = await Promise.all(access.endpoints.map((e) => backendHash(e)));
+  const revision = members[0]!.revision!;
+  const hashes = await Promise.all(access.endpoints.map((e) => memberKvHash(access, e, revision)));
   return new Set(hashes).size === 1;
-}
-
-/**
- * The member's backend hash through etcd's HTTP gateway (/v3/maintenance/hash; the etcd3
- * client has no Hash/HashKV call). Equal revisions and equal hashes mean caught up.
- */
-async function backendHash(endpoint: string): Promise<string> {
-  const res = await fetch(`http://${endpoint}/v3/maintenance/hash`, {
-    method: 'POST',
-    body: '{}',
-    signal: AbortSignal.timeout(3000),
-  });
-  const body = (await res.json()) as { hash?: number | string };
-  if (!res.ok || body.hash === undefined)
-    throw new Error(`hash of ${endpoint}: HTTP ${res.status}`);
-  return String(body.hash);
 }
 
 export interface EtcdDrillChecks {

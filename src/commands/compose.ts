@@ -2,11 +2,13 @@
 // (`docker-compose`), always with an explicit project name so every caller agrees.
 export type ComposeFlavor = 'plugin' | 'standalone';
 
+/** `overrides` are compose files given after the vendor's (see etcd-tls.ts). */
 export function composeArgv(
   flavor: ComposeFlavor,
   dir: string,
   project: string,
   args: string[],
+  overrides: string[] = [],
 ): string[] {
   const base = flavor === 'plugin' ? ['docker', 'compose'] : ['docker-compose'];
   return [
@@ -15,6 +17,7 @@ export function composeArgv(
     dir,
     '-f',
     `${dir}/docker-compose.yaml`,
+    ...overrides.flatMap((f) => ['-f', f]),
     '-p',
     project,
     ...args,

@@ -5,6 +5,7 @@
 import { Document, parseDocument } from 'yaml';
 import type { Inventory } from '../config/inventory';
 import { etcdEndpoints } from './etcd';
+import { clientTlsInContainer, etcdTls } from './etcd-tls';
 
 export interface DashboardSecrets {
   dashboardPassword: string;
@@ -43,7 +44,14 @@ export function renderDashboardConf(
     ['conf', 'etcd', 'password'],
     inv.etcd.auth.enabled ? (secrets.etcdPassword ?? '') : '',
   );
-  if (!doc.hasIn(['conf', 'etcd', 'mtls']))
+  if (etcdTls(inv))
+    doc.setIn(['conf', 'etcd', 'mtls'], {
+      enable: true,
+      key_file: clientTlsInContainer.key,
+      cert_file: clientTlsInContainer.cert,
+      ca_file: clientTlsInContainer.ca,
+    });
+  else if (!doc.hasIn(['conf', 'etcd', 'mtls']) || doc.getIn(['conf', 'etcd', 'mtls', 'enable']))
     doc.setIn(['conf', 'etcd', 'mtls'], {
       enable: false,
       key_file: '',
@@ -69,8 +77,28 @@ export function renderGatewayConfig(
   current = '',
 ): string {
   const doc = editable(current);
-  doc.setIn(['etcd', 'host'], etcdEndpoints(inv));
+  const tls = etcdTls(inv);
+  // APISIX talks TLS to etcd when the host has the https scheme.
+  doc.setIn(
+    ['etcd', 'host'],
+    etcdEndpoints(inv).map((e) => (tls ? `https://${e}` : e)),
+  );
   doc.setIn(['etcd', 'prefix'], `/api7/${clusterId}`);
+  if (tls) {
+    doc.setIn(['etcd', 'tls'], {
+      cert: clientTlsInContainer.cert,
+      key: clientTlsInContainer.key,
+      verify: true,
+    });
+    // APISIX 2.x verifies etcd's certificate against apisix.ssl.ssl_trusted_certificate.
+    doc.setIn(['apisix', 'ssl', 'ssl_trusted_certificate'], clientTlsInContainer.ca);
+  } else {
+    // Undo only what api7-ha wrote; a vendor default stays.
+    if (String(doc.getIn(['etcd', 'tls', 'cert'])) === clientTlsInContainer.cert)
+      doc.deleteIn(['etcd', 'tls']);
+    if (String(doc.getIn(['apisix', 'ssl', 'ssl_trusted_certificate'])) === clientTlsInContainer.ca)
+      doc.deleteIn(['apisix', 'ssl', 'ssl_trusted_certificate']);
+  }
   if (inv.etcd.auth.enabled) {
     doc.setIn(['etcd', 'user'], inv.etcd.auth.username);
     doc.setIn(['etcd', 'password'], secrets.etcdPassword ?? '');

@@ -1,6 +1,7 @@
 // The guide's etcd `docker run`, built from the inventory (pure).
 import { createHash } from 'node:crypto';
 import type { Host, Inventory } from '../config/inventory';
+import { ETCD_CERTS_IN_CONTAINER, etcdScheme, etcdTls } from './etcd-tls';
 import { hostsWithRole } from './layout';
 
 export const LABEL_CONFIG = 'api7-ha.config';
@@ -14,11 +15,12 @@ export interface EtcdMember {
 }
 
 export function etcdMembers(inv: Inventory): EtcdMember[] {
+  const scheme = etcdScheme(inv);
   return hostsWithRole(inv, 'etcd').map((host, i) => ({
     name: `${inv.etcd.memberNamePrefix}-${i + 1}`,
     host,
-    peerUrl: `http://${host.address}:${inv.etcd.peerPort}`,
-    clientUrl: `http://${host.address}:${inv.etcd.clientPort}`,
+    peerUrl: `${scheme}://${host.address}:${inv.etcd.peerPort}`,
+    clientUrl: `${scheme}://${host.address}:${inv.etcd.clientPort}`,
   }));
 }
 
@@ -32,7 +34,11 @@ export function etcdMember(inv: Inventory, hostName: string): EtcdMember {
   return m;
 }
 
-/** The settings of one member, in the guide's order; `existing` joins a running cluster. */
+/**
+ * The settings of one member, in the guide's order; `existing` joins a running cluster.
+ * Authentication is never set here: it is turned on through the running cluster once it
+ * has quorum (see src/etcd/auth.ts), so ALLOW_NONE_AUTHENTICATION stays.
+ */
 export function etcdEnvironment(
   inv: Inventory,
   hostName: string,
@@ -40,11 +46,12 @@ export function etcdEnvironment(
 ): string[] {
   const member = etcdMember(inv, hostName);
   const e = inv.etcd;
+  const scheme = etcdScheme(inv);
   const env = [
     'ALLOW_NONE_AUTHENTICATION=yes',
     `ETCD_NAME=${member.name}`,
-    `ETCD_LISTEN_PEER_URLS=http://0.0.0.0:${e.peerPort}`,
-    `ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:${e.clientPort}`,
+    `ETCD_LISTEN_PEER_URLS=${scheme}://0.0.0.0:${e.peerPort}`,
+    `ETCD_LISTEN_CLIENT_URLS=${scheme}://0.0.0.0:${e.clientPort}`,
     `ETCD_ADVERTISE_CLIENT_URLS=${member.clientUrl}`,
     `ETCD_INITIAL_ADVERTISE_PEER_URLS=${member.peerUrl}`,
     `ETCD_INITIAL_CLUSTER_TOKEN=${e.clusterToken}`,
@@ -54,6 +61,20 @@ export function etcdEnvironment(
     'ETCD_DATA_DIR=/etcd_data',
     'ETCD_ENABLE_V2=true',
   ];
+  if (etcdTls(inv)) {
+    // Clients and peers must present a certificate signed by the operator's CA.
+    const file = (f: string) => `${ETCD_CERTS_IN_CONTAINER}/${f}`;
+    env.push(
+      `ETCD_CERT_FILE=${file('member.crt')}`,
+      `ETCD_KEY_FILE=${file('member.key')}`,
+      `ETCD_TRUSTED_CA_FILE=${file('ca.crt')}`,
+      'ETCD_CLIENT_CERT_AUTH=true',
+      `ETCD_PEER_CERT_FILE=${file('member.crt')}`,
+      `ETCD_PEER_KEY_FILE=${file('member.key')}`,
+      `ETCD_PEER_TRUSTED_CA_FILE=${file('ca.crt')}`,
+      'ETCD_PEER_CLIENT_CERT_AUTH=true',
+    );
+  }
   if (clusterState === 'existing') env.push('ETCD_INITIAL_CLUSTER_STATE=existing');
   return env;
 }
@@ -66,6 +87,9 @@ export function etcdConfigHash(inv: Inventory, hostName: string): string {
     inv.etcd.dataDir,
     ...etcdEnvironment(inv, hostName),
   ];
+  // Added only with TLS, so hashes of existing plain members stay the same.
+  const tls = etcdTls(inv);
+  if (tls) parts.push(`certDir=${tls.certDir}`);
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
@@ -87,6 +111,8 @@ export function etcdRunArgv(
     '-v',
     `${e.dataDir}:/etcd_data`,
   ];
+  const tls = etcdTls(inv);
+  if (tls) argv.push('-v', `${tls.certDir}:${ETCD_CERTS_IN_CONTAINER}:ro`);
   for (const kv of etcdEnvironment(inv, hostName, clusterState)) argv.push('-e', kv);
   argv.push(
     '--label',

@@ -7,6 +7,14 @@ import { composeArgv, type ComposeFlavor } from './compose';
 import { REDACTED, renderDashboardConf, renderGatewayConfig } from './config-files';
 import { etcdRunArgv } from './etcd';
 import {
+  clientTlsFiles,
+  composeOverrides,
+  COMPOSE_OVERRIDE_FILE,
+  memberTlsFiles,
+  renderComposeOverride,
+  type TlsFile,
+} from './etcd-tls';
+import {
   artifactsFor,
   bundleTopDir,
   composeProject,
@@ -20,7 +28,9 @@ import {
 export type PlanStep =
   | { phase: string; run: string[]; when?: string }
   | { phase: string; upload: string; to: string; when?: string }
-  | { phase: string; write: string; content: string; when?: string };
+  | { phase: string; write: string; content: string; when?: string }
+  /** A request api7-ha itself makes (not a command on the host). */
+  | { phase: string; request: string; when?: string };
 
 /** The bundles' own config files, which the deploy edits rather than replaces. */
 export interface VendorFiles {
@@ -61,6 +71,7 @@ export function deployPlan(
           run: ['docker', 'load', '-i', stagedPath(inv.etcd.imageTarball)],
           when: `unless ${inv.etcd.image} is present`,
         });
+      steps.push(...tlsUploads(memberTlsFiles(inv, host.name), 'etcd', baseDir));
       steps.push({
         phase: 'etcd',
         run: etcdRunArgv(inv, host.name),
@@ -91,6 +102,7 @@ export function deployPlan(
     }
     if (hasRole(host, 'control-plane')) {
       const dir = dashboardDir(inv);
+      steps.push(...clientTlsSteps(inv, dir, 'api7-dashboard', 'dashboards', baseDir));
       steps.push({
         phase: 'dashboards',
         write: `${dir}/dashboard_conf/conf.yaml`,
@@ -102,12 +114,19 @@ export function deployPlan(
       });
       steps.push({
         phase: 'dashboards',
-        run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-dashboard']),
+        run: composeArgv(
+          flavor,
+          dir,
+          composeProject(dir),
+          ['up', '-d', 'api7-dashboard'],
+          composeOverrides(inv, dir),
+        ),
         when: 'unless running with this conf.yaml',
       });
     }
     if (hasRole(host, 'data-plane')) {
       const dir = gatewayDir(inv);
+      steps.push(...clientTlsSteps(inv, dir, 'api7-gateway', 'gateways', baseDir));
       steps.push({
         phase: 'gateways',
         write: `${dir}/gateway_conf/config.yaml`,
@@ -120,13 +139,56 @@ export function deployPlan(
       });
       steps.push({
         phase: 'gateways',
-        run: composeArgv(flavor, dir, composeProject(dir), ['up', '-d', 'api7-gateway']),
+        run: composeArgv(
+          flavor,
+          dir,
+          composeProject(dir),
+          ['up', '-d', 'api7-gateway'],
+          composeOverrides(inv, dir),
+        ),
         when: 'unless running with this config.yaml',
       });
     }
     plan[host.name] = steps;
   }
+  if (inv.etcd.auth.enabled)
+    plan['(api7-ha)'] = [
+      {
+        phase: 'etcd',
+        request: `once etcd has quorum: user ${inv.etcd.auth.username} with role root (password ${REDACTED}), then auth enable`,
+        when: 'unless etcd already accepts that user and password',
+      },
+    ];
   return plan;
+}
+
+/** Keys are shown by their secret reference, certificates by their local path. */
+function tlsUploads(files: TlsFile[], phase: string, baseDir: string): PlanStep[] {
+  return files.map((f) => ({
+    phase,
+    upload: f.secret ? f.source : localFile(f.source, baseDir),
+    to: f.remote,
+    when: 'unless the same content is there',
+  }));
+}
+
+function clientTlsSteps(
+  inv: Inventory,
+  dir: string,
+  service: string,
+  phase: string,
+  baseDir: string,
+): PlanStep[] {
+  const files = clientTlsFiles(inv, dir);
+  if (!files.length) return [];
+  return [
+    ...tlsUploads(files, phase, baseDir),
+    {
+      phase,
+      write: `${dir}/${COMPOSE_OVERRIDE_FILE}`,
+      content: renderComposeOverride(service, 'version: "3"'),
+    },
+  ];
 }
 
 export function renderPlan(plan: Record<string, PlanStep[]>): string {
@@ -137,6 +199,7 @@ export function renderPlan(plan: Record<string, PlanStep[]>): string {
       const when = s.when ? `   # ${s.when}` : '';
       if ('run' in s) out.push(`[${s.phase}] $ ${quote(s.run)}${when}`);
       else if ('upload' in s) out.push(`[${s.phase}] upload ${s.upload} -> ${s.to}${when}`);
+      else if ('request' in s) out.push(`[${s.phase}] ${s.request}${when}`);
       else out.push(`[${s.phase}] write ${s.write}:\n${s.content.replace(/^/gm, '    | ')}`);
     }
     out.push('');

@@ -146,6 +146,25 @@ const etcdSchema = z.strictObject({
       path: ['password'],
     })
     .default({ enabled: false, username: 'root' }),
+  /**
+   * TLS for client and peer traffic, with the operator's certificates. `{host}` in
+   * memberCert / memberKey is replaced by each etcd host's name.
+   */
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** CA that signed every certificate below (a local file). */
+      ca: localPath,
+      /** Serving and peer certificate of a member; needs serverAuth and clientAuth usage. */
+      memberCert: localPath,
+      memberKey: secretRef,
+      /** Presented by the dashboards, the gateways and api7-ha itself. */
+      clientCert: localPath,
+      clientKey: secretRef,
+      /** Where the member's files go on etcd hosts. */
+      certDir: remotePath.default('/usr/local/etcd/certs'),
+    })
+    .optional(),
   /** A single member has no fault tolerance; refuse it unless the operator says so. */
   allowSingleMember: z.boolean().default(false),
 });

@@ -3,6 +3,7 @@
 import {
   ApplicationFailure,
   defineQuery,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -184,6 +185,16 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
         },
         [input],
       );
+      // Auth goes on through the running cluster, once it has quorum (src/etcd/auth.ts).
+      // patched(): runs recorded before this step existed replay without it.
+      if (inv.etcd.auth.enabled && patched('etcd-auth')) {
+        const auth = await act.enableEtcdAuth.executeWithOptions(
+          { ...base, summary: `turn on etcd authentication (user ${inv.etcd.auth.username})` },
+          [input],
+        );
+        if (auth.changed) progress.changes++;
+        for (const h of etcdHosts) steps[h.name]!.push(`etcd auth: ${auth.detail}`);
+      }
       finish('quorum');
       return health.members.map((m) => m.name);
     };

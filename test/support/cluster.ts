@@ -1,6 +1,11 @@
 // Looking at a deployed lab with real clients (docker over SSH, etcdctl, curl), and
 // wiping the hosts back to "nothing deployed" between tests that need a fresh start.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { etcdTls } from '../../src/commands/etcd-tls';
 import type { LoadedInventory } from '../../src/config/load';
+import { localFile, resolveSecret } from '../../src/config/secrets';
 import { run } from '../../src/util/exec';
 import { sshAsRoot, sshTo } from './lab';
 
@@ -48,13 +53,39 @@ export async function containerSnapshot(
   return out;
 }
 
+/** etcdctl against the inventory's members, with its TLS files and root password when set. */
 export function etcdctl(lab: LoadedInventory, ...args: string[]) {
-  const endpoints = lab.inventory.hosts
+  const inv = lab.inventory;
+  const tls = etcdTls(inv);
+  const endpoints = inv.hosts
     .filter((h) => h.roles.includes('etcd'))
-    .map((h) => `${h.address}:${lab.inventory.etcd.clientPort}`);
-  return run(['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '3s', ...args], {
+    .map((h) => `${tls ? 'https://' : ''}${h.address}:${inv.etcd.clientPort}`);
+  const flags = ['--endpoints', endpoints.join(','), '--dial-timeout', '3s'];
+  if (tls) {
+    const key = path.join(mkdtempSync(path.join(os.tmpdir(), 'api7ha-etcdctl-')), 'client.key');
+    writeFileSync(key, `${resolveSecret(tls.clientKey, 'etcd.tls.clientKey', lab.baseDir)}\n`, {
+      mode: 0o600,
+    });
+    flags.push(
+      '--cacert',
+      localFile(tls.ca, lab.baseDir),
+      '--cert',
+      localFile(tls.clientCert, lab.baseDir),
+      '--key',
+      key,
+    );
+  }
+  if (inv.etcd.auth.enabled && inv.etcd.auth.password)
+    flags.push(
+      '--user',
+      `${inv.etcd.auth.username}:${resolveSecret(inv.etcd.auth.password, 'etcd.auth.password', lab.baseDir)}`,
+    );
+  return run(['etcdctl', ...flags, ...args], {
     env: { ...process.env, ETCDCTL_API: '3' },
     allowFailure: true,
+  }).finally(() => {
+    const key = flags[flags.indexOf('--key') + 1];
+    if (flags.includes('--key') && key) rmSync(path.dirname(key), { recursive: true, force: true });
   });
 }
 
@@ -95,7 +126,7 @@ export async function wipeHosts(lab: LoadedInventory): Promise<void> {
         await s.exec([
           'sh',
           '-c',
-          'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd/etcd_data',
+          'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd',
         ]);
       } finally {
         s.close();

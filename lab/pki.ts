@@ -1,0 +1,97 @@
+// The lab's own small PKI for etcd TLS: a CA, one certificate per etcd host (serving and
+// peer, for its address and name) and one client certificate for the dashboards, the
+// gateways and api7-ha. Made with the openssl CLI, once; operators bring their own.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { run } from '../src/util/exec';
+
+export interface PkiHost {
+  name: string;
+  address: string;
+}
+
+const DAYS = '825';
+
+async function newKey(file: string) {
+  if (existsSync(file)) return;
+  await run([
+    'openssl',
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    file,
+  ]);
+}
+
+async function signed(dir: string, name: string, subject: string, extensions: string[]) {
+  const crt = path.join(dir, `${name}.crt`);
+  if (existsSync(crt)) return;
+  const key = path.join(dir, `${name}.key`);
+  await newKey(key);
+  const ext = path.join(dir, `${name}.ext`);
+  writeFileSync(ext, `${extensions.join('\n')}\n`);
+  const csr = (await run(['openssl', 'req', '-new', '-key', key, '-subj', subject])).stdout;
+  await run(
+    [
+      'openssl',
+      'x509',
+      '-req',
+      '-CA',
+      path.join(dir, 'ca.crt'),
+      '-CAkey',
+      path.join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-days',
+      DAYS,
+      '-extfile',
+      ext,
+      '-out',
+      crt,
+    ],
+    { input: csr },
+  );
+}
+
+/** Idempotent: files already there are kept. */
+export async function ensureLabPki(dir: string, etcdHosts: PkiHost[]): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const caKey = path.join(dir, 'ca.key');
+  const caCrt = path.join(dir, 'ca.crt');
+  await newKey(caKey);
+  if (!existsSync(caCrt))
+    await run([
+      'openssl',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      caKey,
+      '-subj',
+      '/CN=api7-ha lab etcd CA',
+      '-days',
+      '3650',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      caCrt,
+    ]);
+  const leaf = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+  for (const h of etcdHosts)
+    await signed(dir, h.name, `/CN=${h.name}`, [
+      ...leaf,
+      'extendedKeyUsage=serverAuth,clientAuth',
+      `subjectAltName=IP:${h.address},DNS:${h.name}`,
+    ]);
+  // No CommonName: etcd's HTTP gateway (which APISIX uses) refuses client certificates
+  // that have one (CVE-2018-16886), and over gRPC a CN would act as an etcd user name.
+  await signed(dir, 'client', '/O=api7-ha lab client', [
+    ...leaf,
+    'extendedKeyUsage=clientAuth',
+    'subjectAltName=DNS:api7-ha-client',
+  ]);
+}

@@ -339,6 +339,10 @@ export function inventoryWarnings(inv: Inventory): string[] {
     warnings.push(
       `only ${gateways} data-plane host: a gateway failure will stop traffic (the guide asks for 2 or more)`,
     );
+  if (inv.etcd.auth.enabled && !inv.etcd.tls?.enabled)
+    warnings.push(
+      'etcd.auth is on without etcd.tls: the etcd password and all configuration cross the network in clear text',
+    );
   const dashboards = inv.hosts.filter((h) => h.roles.includes('control-plane')).length;
   if (dashboards < 2)
     warnings.push(

@@ -4,19 +4,42 @@
 // allows one command line; only docker and docker-compose take any arguments.
 import type { Host, Inventory } from '../config/inventory';
 import { artifactsFor, bundleTopDir, directoriesFor, hasRole } from './layout';
+import { clientTlsFiles, COMPOSE_OVERRIDE_FILE, memberTlsFiles, type TlsFile } from './etcd-tls';
 import {
   bundleMarkerPath,
+  chmodArgv,
   dashboardConfPath,
   dirExistsArgv,
   findBundleImagesArgv,
   gatewayConfigPath,
   makeDirArgv,
+  makePrivateDirsArgv,
   readFileArgv,
   unpackBundleArgv,
   writeFileArgv,
   writeMarkerArgv,
 } from './files';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
+
+/**
+ * TLS files as activities/remote-files.ts puts them: their directories (mode 700), then
+ * each file compared by sha256 and either given its mode or written (keys 600, else 644).
+ */
+function tlsFileRules(files: TlsFile[]): SudoRule[] {
+  if (!files.length) return [];
+  const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('/'))))];
+  return [
+    { argv: makePrivateDirsArgv(dirs) },
+    ...files.flatMap((f) => {
+      const mode = f.secret ? '600' : '644';
+      return [
+        { argv: checksumArgv(f.remote) },
+        { argv: chmodArgv(mode, f.remote) },
+        { argv: writeFileArgv(f.remote, mode) },
+      ];
+    }),
+  ];
+}
 
 export interface SudoRule {
   /** The command line as the deploy runs it; with anyArgs, only the command. */
@@ -78,6 +101,13 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       ],
     });
 
+  if (hasRole(host, 'etcd'))
+    sections.push({
+      name: 'ETCD_TLS',
+      why: "etcd, with etcd.tls: the member's CA, certificate and key.",
+      rules: tlsFileRules(memberTlsFiles(inv, host.name)),
+    });
+
   const bundles: Array<[Inventory['dashboard']['bundle'], string, string]> = [];
   if (hasRole(host, 'control-plane'))
     bundles.push([inv.dashboard.bundle, inv.dashboard.installDir, dashboardConfPath(inv)]);
@@ -101,6 +131,22 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
         { argv: readFileArgv(conf) },
         { argv: writeFileArgv(conf, '600') },
       ]),
+    });
+    sections.push({
+      name: 'CLIENT_TLS',
+      why: "dashboards, gateways, with etcd.tls: the client files in the bundle directory and\nthe compose file that mounts them (made from the vendor's compose file).",
+      rules: bundles.flatMap(([bundle, installDir]) => {
+        const dir = `${installDir}/${bundleTopDir(bundle)}`;
+        const files = clientTlsFiles(inv, dir);
+        if (!files.length) return [];
+        const override = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
+        return [
+          ...tlsFileRules(files),
+          { argv: readFileArgv(`${dir}/docker-compose.yaml`) },
+          { argv: readFileArgv(override) },
+          { argv: writeFileArgv(override, '644') },
+        ];
+      }),
     });
   }
   return sections.map((s) => ({ ...s, rules: unique(s.rules) })).filter((s) => s.rules.length > 0);

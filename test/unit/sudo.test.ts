@@ -198,3 +198,63 @@ describe('the sudoers drop-in', () => {
     }
   });
 });
+
+describe('sudo rules with etcd TLS', () => {
+  const tlsInv = parseInventoryText(
+    readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8').replace(
+      /^etcd:.*$/m,
+      [
+        'etcd:',
+        '  tls:',
+        '    ca: pki/ca.crt',
+        '    memberCert: pki/{host}.crt',
+        '    memberKey: file:pki/{host}.key',
+        '    clientCert: pki/client.crt',
+        '    clientKey: file:pki/client.key',
+      ].join('\n'),
+    ),
+  );
+  const rules = (name: string, section: string) =>
+    sudoSections(tlsInv, findHost(tlsInv, name), 'api7ops')
+      .find((s) => s.name === section)
+      ?.rules.map((r) => r.argv.join(' ')) ?? [];
+
+  it("an etcd host: the member's files in etcd.tls.certDir (keys 600, certificates 644)", () => {
+    const r = rules('ha3', 'ETCD_TLS');
+    assert.equal(r[0], 'mkdir -p -m 700 /usr/local/etcd/certs');
+    assert.ok(r.includes('chmod 600 /usr/local/etcd/certs/member.key'));
+    assert.ok(r.includes('chmod 644 /usr/local/etcd/certs/ca.crt'));
+    assert.ok(r.includes(writeFileArgv('/usr/local/etcd/certs/member.key', '600').join(' ')));
+    assert.ok(r.includes('sha256sum /usr/local/etcd/certs/member.crt'));
+    assert.deepEqual(rules('ha4', 'ETCD_TLS'), []);
+  });
+
+  it('a gateway host: the client files in the bundle dir and the compose override', () => {
+    const dir = '/root/api7-2.13.2209.1-dp';
+    const r = rules('ha5', 'CLIENT_TLS');
+    assert.equal(r[0], `mkdir -p -m 700 ${dir}/api7-ha-etcd-tls`);
+    assert.ok(r.includes(`chmod 600 ${dir}/api7-ha-etcd-tls/client.key`));
+    assert.ok(r.includes(`cat ${dir}/docker-compose.yaml`));
+    assert.ok(r.includes(writeFileArgv(`${dir}/api7-ha.compose.yaml`, '644').join(' ')));
+  });
+
+  it('passes visudo (when sudo is installed here)', (t) => {
+    if (spawnSync('visudo', ['-V']).error) return t.skip('visudo is not installed');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-sudoers-'));
+    try {
+      for (const h of tlsInv.hosts) {
+        const file = path.join(dir, h.name);
+        writeFileSync(file, renderSudoers(tlsInv, h, 'api7ops'));
+        const r = spawnSync('visudo', ['-cf', file], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `${h.name}: ${r.stdout}${r.stderr}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without etcd.tls there are no TLS rules', () => {
+    const names = sudoSections(inv, findHost(inv, 'ha1'), 'api7ops').map((s) => s.name);
+    assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BUNDLES', 'CONFIG']);
+  });
+});

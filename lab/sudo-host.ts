@@ -25,6 +25,7 @@ export const SUDO_HOST_FILES = [
   '/etc/shadow',
   '/etc/sudoers',
   '/etc/sudoers.d',
+  '/etc/hosts',
 ] as const;
 
 export const etcCopy = (hostDir: string, file: (typeof SUDO_HOST_FILES)[number]) =>
@@ -103,6 +104,9 @@ export async function prepareSudoHost(opts: {
   copyWith('/etc/group', etcCopy(hostDir, '/etc/group'), `${user}:x:${id}:`);
   // `*`, not `!`: sshd without PAM refuses keys for a locked (`!`) account.
   copyWith('/etc/shadow', etcCopy(hostDir, '/etc/shadow'), `${user}:*:19000:0:99999:7:::`);
+
+  // sudo looks up the host's own name; unresolved, each call waits for DNS to time out.
+  copyWith('/etc/hosts', etcCopy(hostDir, '/etc/hosts'), `127.0.1.1 ${opts.hostName}`);
 
   const dropIn = path.join(etcCopy(hostDir, '/etc/sudoers.d'), 'api7-ha');
   writeFileSync(dropIn, renderSudoers(opts.inv, findHost(opts.inv, opts.hostName), user));

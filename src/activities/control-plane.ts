@@ -9,14 +9,14 @@ import {
   COMPOSE_OVERRIDE_FILE,
   renderComposeOverride,
 } from '../commands/etcd-tls';
+import { bundleTopDir, composeProject, dashboardDir, findHost, hasRole } from '../commands/layout';
 import {
-  bundleTopDir,
-  composeProject,
-  dashboardDir,
-  findHost,
-  hasRole,
-  stagedPath,
-} from '../commands/layout';
+  bundleMarkerPath,
+  findBundleImagesArgv,
+  readFileArgv,
+  unpackBundleArgv,
+  writeMarkerArgv,
+} from '../commands/files';
 import { httpRequest } from '../util/http';
 import type { SshSession } from '../ssh/session';
 import {
@@ -31,7 +31,6 @@ import { putTlsFiles, syncFile } from './remote-files';
 
 export const DASHBOARD_SERVICE = 'api7-dashboard';
 export const DASHBOARD_READY_LINE = 'The manager-api is running successfully!';
-const BUNDLE_MARKER = '.api7-ha-bundle-sha256';
 
 /** Unpack a bundle once per sha256 (tar would otherwise reset the config files every time). */
 async function unpackBundle(
@@ -39,18 +38,10 @@ async function unpackBundle(
   bundle: FileArtifact,
   installDir: string,
 ): Promise<boolean> {
-  const dir = `${installDir}/${bundleTopDir(bundle)}`;
-  const marker = await ssh.execRaw(['cat', `${dir}/${BUNDLE_MARKER}`]);
+  const marker = await ssh.execRaw(readFileArgv(bundleMarkerPath(bundle, installDir)));
   if (marker.code === 0 && marker.stdout.trim() === bundle.sha256) return false;
-  await ssh.exec(['tar', '-xzf', stagedPath(bundle), '-C', installDir]);
-  await ssh.exec([
-    'sh',
-    '-c',
-    'printf "%s\\n" "$1" > "$2"',
-    'sh',
-    bundle.sha256,
-    `${dir}/${BUNDLE_MARKER}`,
-  ]);
+  await ssh.exec(unpackBundleArgv(bundle, installDir));
+  await ssh.exec(writeMarkerArgv(bundle, installDir));
   return true;
 }
 
@@ -58,9 +49,7 @@ async function unpackBundle(
 async function loadBundleImage(ssh: SshSession, dir: string, image: string): Promise<boolean> {
   if ((await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])).code === 0)
     return false;
-  const files = (await ssh.exec(['find', `${dir}/images`, '-maxdepth', '1', '-name', '*.tar.gz']))
-    .split('\n')
-    .filter(Boolean);
+  const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
   for (const f of files) await ssh.exec(['docker', 'load', '-i', f]);
   if ((await ssh.execRaw(['docker', 'image', 'inspect', image])).code !== 0)
     throw ApplicationFailure.nonRetryable(
@@ -142,7 +131,7 @@ export async function putClientTls(
   const files = clientTlsFiles(input.inventory, dir);
   if (!files.length) return false;
   const changed = await putTlsFiles(ssh, input, files);
-  const vendorCompose = await ssh.exec(['cat', `${dir}/docker-compose.yaml`]);
+  const vendorCompose = await ssh.exec(readFileArgv(`${dir}/docker-compose.yaml`));
   const overrideChanged = await syncFile(
     ssh,
     `${dir}/${COMPOSE_OVERRIDE_FILE}`,

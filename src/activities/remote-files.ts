@@ -5,14 +5,14 @@ import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { localFile } from '../config/secrets';
 import type { TlsFile } from '../commands/etcd-tls';
+import { checksumArgv } from '../commands/staging';
+import { chmodArgv, makePrivateDirsArgv, readFileArgv, writeFileArgv } from '../commands/files';
 import type { SshSession } from '../ssh/session';
 import { secret, type DeployInput } from './context';
 
 /** Write stdin to a file with umask 077, then set its mode (works through sudo too). */
 async function writeFile(ssh: SshSession, file: string, content: string | Buffer, mode: string) {
-  await ssh.exec(['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'sh', file, mode], {
-    stdin: content,
-  });
+  await ssh.exec(writeFileArgv(file, mode), { stdin: content });
 }
 
 /** Rewrite a config file from its current content; write only when it differs. True when written. */
@@ -22,7 +22,7 @@ export async function syncFile(
   render: (current: string) => string,
   mode = '600',
 ): Promise<boolean> {
-  const current = await ssh.execRaw(['cat', file]);
+  const current = await ssh.execRaw(readFileArgv(file));
   const content = render(current.code === 0 ? current.stdout : '');
   if (current.code === 0 && current.stdout === content) return false;
   await writeFile(ssh, file, content, mode);
@@ -40,9 +40,9 @@ export async function putFile(
   mode: string,
 ): Promise<boolean> {
   const want = createHash('sha256').update(content).digest('hex');
-  const have = await ssh.execRaw(['sha256sum', file]);
+  const have = await ssh.execRaw(checksumArgv(file));
   if (have.code === 0 && have.stdout.split(' ')[0] === want) {
-    await ssh.exec(['chmod', mode, file]);
+    await ssh.exec(chmodArgv(mode, file));
     return false;
   }
   await writeFile(ssh, file, content, mode);
@@ -71,7 +71,7 @@ export async function putTlsFiles(
 ): Promise<boolean> {
   if (!files.length) return false;
   const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('/'))))];
-  await ssh.exec(['mkdir', '-p', '-m', '700', ...dirs]);
+  await ssh.exec(makePrivateDirsArgv(dirs));
   let changed = false;
   for (const f of files)
     if (await putFile(ssh, f.remote, readTlsFile(input, f), f.secret ? '600' : '644'))

@@ -27,7 +27,7 @@ import {
   scheduledActivities,
   workflowHistory,
 } from '../support/history';
-import { sharedLab } from '../support/lab';
+import { labSecrets, sharedLab } from '../support/lab';
 import { dataConverter } from '../../src/temporal/codec';
 import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
@@ -139,6 +139,59 @@ async function assertHealthyCluster(summary: DeploySummary) {
   );
 }
 
+/** etcd refuses plain HTTP, clients without a certificate, and certified clients without a login. */
+async function assertEtcdLockedDown(clusterId: string) {
+  const inv = lab.inventory;
+  const etcd1 = `${inv.hosts[0]!.address}:${inv.etcd.clientPort}`;
+  const key = `/api7/${clusterId}/routes/${inv.smokeTest.routeId}`;
+  const plainHttp = await run(
+    [
+      'etcdctl',
+      '--endpoints',
+      etcd1,
+      '--dial-timeout',
+      '2s',
+      '--command-timeout',
+      '3s',
+      'get',
+      key,
+    ],
+    {
+      allowFailure: true,
+      env: { ...process.env, ETCDCTL_API: '3' },
+    },
+  );
+  assert.notEqual(plainHttp.code, 0, 'plain HTTP is refused');
+  const pki = path.join(lab.baseDir, 'pki');
+  const noCert = await run(
+    ['curl', '-sS', '-m', '5', '--cacert', path.join(pki, 'ca.crt'), `https://${etcd1}/health`],
+    { allowFailure: true },
+  );
+  assert.notEqual(noCert.code, 0, `a client without a certificate is refused: ${noCert.stdout}`);
+  const noLogin = await run(
+    [
+      'etcdctl',
+      '--endpoints',
+      `https://${etcd1}`,
+      '--cacert',
+      path.join(pki, 'ca.crt'),
+      '--cert',
+      path.join(pki, 'client.crt'),
+      '--key',
+      path.join(pki, 'client.key'),
+      'get',
+      key,
+    ],
+    { allowFailure: true, env: { ...process.env, ETCDCTL_API: '3' } },
+  );
+  assert.notEqual(noLogin.code, 0);
+  assert.match(noLogin.stderr, /user name is empty|permission denied/, 'reads need a login');
+  const withLogin = await etcdctl(lab, 'get', key, '--print-value-only');
+  assert.match(withLogin.stdout, /"uri":"\/get"/, 'root with its password reads the route');
+  const auth = await etcdctl(lab, 'user', 'get', 'root');
+  assert.match(auth.stdout, /Roles: root/);
+}
+
 describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   before(async () => {
     lab = await sharedLab();
@@ -156,12 +209,36 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
 
   let first: { summary: DeploySummary; runId: string };
 
-  it('a fresh deploy reaches a working cluster', async () => {
+  it("the guide's plain etcd (no auth, no TLS) deploys too, then the hosts are wiped", async () => {
+    const guide = structuredClone(lab.inventory);
+    guide.etcd.auth = { enabled: false, username: 'root' };
+    delete guide.etcd.tls;
+    const plainLab = { ...lab, inventory: guide };
+    const { summary } = await deployAndWait({ inventory: guide, baseDir: lab.baseDir });
+    const health = await etcdctl(plainLab, 'endpoint', 'health');
+    assert.equal(health.stdout.match(/is healthy/g)?.length, 3, health.stdout + health.stderr);
+    const route = await etcdctl(
+      plainLab,
+      'get',
+      `/api7/${summary.clusterId}/routes/${guide.smokeTest.routeId}`,
+      '--print-value-only',
+    );
+    assert.match(route.stdout, /"uri":"\/get"/, 'anyone may read etcd without auth');
+    assert.equal((await curlThroughDataPlane(lab)).stdout.split('\n')[1], '200');
+    await wipeHosts(lab);
+  });
+
+  it('a fresh deploy reaches a working cluster, with etcd auth and mutual TLS on', async () => {
     first = await deployAndWait();
     assert.match(first.summary.clusterId, /^\d{18}$/);
     assert.ok(first.summary.bytesUploaded > 0, 'artifacts were uploaded');
     assert.ok(first.summary.changes > 0);
+    assert.match(
+      first.summary.steps.ha1!.join('\n'),
+      /etcd auth: created user root with the root role and turned authentication on/,
+    );
     await assertHealthyCluster(first.summary);
+    await assertEtcdLockedDown(first.summary.clusterId);
   });
 
   it('replays the recorded history against the current workflow code', async () => {
@@ -343,14 +420,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   it("no secret appears in the workers' logs", () => {
     const text = [...workerLogs, worker.output()].join('\n');
     assert.ok(text.length > 0);
-    const secrets = [
-      readFileSync(path.join(lab.baseDir, 'ssh', 'id_ed25519'), 'utf8')
-        .split('\n')
-        .find((l) => l.length > 40)!,
-      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-password'), 'utf8').trim(),
-      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-token-secret'), 'utf8').trim(),
-    ];
-    for (const secret of secrets)
+    for (const secret of labSecrets(lab))
       assert.ok(!text.includes(secret), 'a secret value is in a worker log');
   });
 });

@@ -4,7 +4,6 @@
 import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { DeployInput } from '../../src/activities/context';
@@ -19,7 +18,7 @@ import type { Journal } from '../../src/workflows/journal';
 import type { VerifyInput } from '../../src/workflows/verify';
 import { containerSnapshot, curlThroughDataPlane, etcdctl } from '../support/cluster';
 import { rawHistory, scheduledActivities, workflowHistory } from '../support/history';
-import { sharedLab, sshTo } from '../support/lab';
+import { labSecrets, sharedLab, sshTo } from '../support/lab';
 import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
 
@@ -240,13 +239,8 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
   });
 
   it('no run on the server holds a secret in any encoding, and payloads are unreadable without the key', async () => {
-    const secrets = [
-      readFileSync(path.join(lab.baseDir, 'ssh', 'id_ed25519'), 'utf8')
-        .split('\n')
-        .find((l) => l.length > 40)!,
-      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-password'), 'utf8').trim(),
-      readFileSync(path.join(lab.baseDir, 'secrets', 'dashboard-token-secret'), 'utf8').trim(),
-    ];
+    // SSH key, dashboard password and token secret, etcd root password, etcd TLS keys.
+    const secrets = labSecrets(lab);
     // Plain inventory text that any unencrypted workflow argument would contain.
     const plainMarkers = ['api7-ha/v1', lab.inventory.hosts[0]!.address, 'smokeTest'];
     const runs = await listRuns();

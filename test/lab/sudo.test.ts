@@ -46,6 +46,8 @@ describe('a lab host reached as a non-root user with sudo', () => {
     root = await sshAsRoot(lab, host.name);
     artifacts = artifactsFor(lab.inventory, host);
     assert.ok(artifacts.length, `${host.name} has artifacts to ship`);
+    // Run on its own, the lab may be fresh: the deploy's directories, made through sudo.
+    await prepareHost(input, host.name);
   });
   after(() => {
     s?.close();

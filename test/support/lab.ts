@@ -2,6 +2,7 @@
 // when a test file is run on its own) and never tears it down.
 import { labUpCommand } from '../../src/cli/lab';
 import { loadInventory, type LoadedInventory } from '../../src/config/load';
+import { resolveSecret } from '../../src/config/secrets';
 import { SshSession } from '../../src/ssh/session';
 import { sshTarget } from '../../src/ssh/targets';
 
@@ -30,4 +31,30 @@ export async function sshAsRoot(lab: LoadedInventory, hostName: string): Promise
     user: 'root',
     sudo: false,
   });
+}
+
+/**
+ * Every secret value the lab's inventory refers to, as the strings a leak would show:
+ * passwords whole, private keys (SSH, etcd TLS) by their long base64 lines.
+ */
+export function labSecrets(lab: LoadedInventory): string[] {
+  const inv = lab.inventory;
+  const refs = [
+    inv.ssh.privateKey,
+    inv.dashboard.password,
+    inv.dashboard.tokenSecret,
+    inv.etcd.auth.password,
+    inv.etcd.tls?.clientKey,
+    ...inv.hosts
+      .filter((h) => h.roles.includes('etcd'))
+      .map((h) => inv.etcd.tls?.memberKey.replaceAll('{host}', h.name)),
+  ].filter((r): r is string => Boolean(r));
+  const out = refs.flatMap((ref) => {
+    const value = resolveSecret(ref, ref, lab.baseDir);
+    return value.includes('-----BEGIN')
+      ? value.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'))
+      : [value];
+  });
+  if (out.length < 8) throw new Error(`expected the lab's secrets, found ${out.length}`);
+  return out;
 }

@@ -165,7 +165,7 @@ describe('etcd with TLS: commands and config files', () => {
       './api7-ha-etcd-tls:/etc/api7-ha/etcd-tls:ro',
     ]);
     assert.equal(
-      (parse(renderComposeOverride('s', 'services: {}')) as object).hasOwnProperty('version'),
+      Object.hasOwn(parse(renderComposeOverride('s', 'services: {}')) as object, 'version'),
       false,
     );
     assert.deepEqual(composeArgv('plugin', '/d', 'p', ['down'], ['/d/o.yaml']), [

@@ -126,7 +126,7 @@ export async function wipeHosts(lab: LoadedInventory): Promise<void> {
         await s.exec([
           'sh',
           '-c',
-          'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd',
+          'docker network prune -f >/dev/null; rm -rf /opt/api7-ha /root/api7-* /usr/local/etcd/*',
         ]);
       } finally {
         s.close();

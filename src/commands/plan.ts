@@ -20,10 +20,12 @@ import {
   composeProject,
   dashboardDir,
   gatewayDir,
+  directoriesFor,
   hasRole,
-  STAGING_DIR,
   stagedPath,
 } from './layout';
+import { makeDirArgv } from './files';
+import { incomingDirArgv, placeArgv, uploadPaths } from './staging';
 
 export type PlanStep =
   | { phase: string; run: string[]; when?: string }
@@ -48,22 +50,34 @@ export function deployPlan(
   const plan: Record<string, PlanStep[]> = {};
   for (const host of inv.hosts) {
     const steps: PlanStep[] = [];
-    const dirs = [STAGING_DIR];
-    if (hasRole(host, 'etcd')) dirs.push(inv.etcd.dataDir);
-    if (hasRole(host, 'control-plane')) dirs.push(inv.dashboard.installDir);
-    if (hasRole(host, 'data-plane')) dirs.push(inv.gateway.installDir);
-    steps.push({
-      phase: 'prepare',
-      run: ['mkdir', '-p', ...new Set(dirs)],
-      when: 'for directories that are missing',
-    });
-    for (const a of artifactsFor(inv, host))
+    const login = {
+      user: host.ssh?.user ?? inv.ssh.user,
+      sudo: host.ssh?.sudo ?? inv.ssh.sudo,
+    };
+    if (login.sudo)
+      steps.push({
+        phase: 'login',
+        request: `as ${login.user}: the commands below run through \`sudo -n --\`; uploads into its own directory do not`,
+      });
+    for (const dir of directoriesFor(inv, host))
+      steps.push({ phase: 'prepare', run: makeDirArgv(dir), when: `unless ${dir} exists` });
+    const uploads = artifactsFor(inv, host);
+    if (login.sudo && uploads.length)
+      steps.push({
+        phase: 'ship',
+        run: incomingDirArgv(login.user),
+        when: `${login.user}'s own upload directory`,
+      });
+    for (const a of uploads) {
+      const u = uploadPaths(a, login);
       steps.push({
         phase: 'ship',
         upload: localFile(a.path, baseDir),
-        to: stagedPath(a),
-        when: `unless sha256 there is ${a.sha256.slice(0, 12)}…`,
+        to: u.partial,
+        when: `unless sha256 of ${u.staged} is ${a.sha256.slice(0, 12)}…`,
       });
+      steps.push({ phase: 'ship', run: placeArgv(u), when: 'after its sha256 is checked' });
+    }
     if (hasRole(host, 'etcd')) {
       if (inv.etcd.imageTarball)
         steps.push({

@@ -25,6 +25,7 @@ import {
 } from '../../src/commands/sudo';
 import { writeFileArgv, writeMarkerArgv } from '../../src/commands/files';
 import { projectRoot } from '../../src/paths';
+import { deployPlan, renderPlan } from '../../src/commands/plan';
 
 const inv = parseInventoryText(
   readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'),
@@ -256,5 +257,28 @@ describe('sudo rules with etcd TLS', () => {
   it('without etcd.tls there are no TLS rules', () => {
     const names = sudoSections(inv, findHost(inv, 'ha1'), 'api7ops').map((s) => s.name);
     assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BUNDLES', 'CONFIG']);
+  });
+});
+
+describe('plan for a host reached with sudo', () => {
+  it('shows the login, one mkdir per directory, and the upload through the user directory', () => {
+    const withSudo = structuredClone(inv);
+    withSudo.hosts[4]!.ssh = { ...withSudo.hosts[4]!.ssh, user: 'api7ops', sudo: true };
+    const text = renderPlan(deployPlan(withSudo, '/ops'));
+    const ha5 = text.slice(text.indexOf('== ha5'));
+    assert.match(ha5, /\[login\] as api7ops: the commands below run through `sudo -n --`/);
+    assert.match(
+      ha5,
+      /\[ship\] \$ install -d -o api7ops -m 0700 \/opt\/api7-ha\/incoming\/api7ops/,
+    );
+    assert.match(ha5, /upload \S+dp\.tar\.gz -> \/opt\/api7-ha\/incoming\/api7ops\/\S+\.part/);
+    assert.match(
+      ha5,
+      /\$ install -o root -g root -m 0644 \/opt\/api7-ha\/incoming\/api7ops\/\S+\.part \/opt\/api7-ha\/artifacts\//,
+    );
+    const ha1 = text.slice(text.indexOf('== ha1'), text.indexOf('== ha2'));
+    assert.doesNotMatch(ha1, /\[login\]|incoming/, 'a root host uploads beside the staged path');
+    assert.match(ha1, /\$ mv -f \/opt\/api7-ha\/artifacts\/\S+\.part \/opt\/api7-ha\/artifacts\//);
+    assert.match(ha1, /\[prepare\] \$ mkdir -p \/usr\/local\/etcd\/etcd_data/);
   });
 });

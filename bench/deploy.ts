@@ -77,8 +77,10 @@ function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: s
         return role('etcd').map((h) => `startEtcdMember@${h}`);
       case 'loadImages':
         return [`shipArtifacts@${host}`];
+      case 'enableEtcdAuth':
+        return ['waitForQuorum'];
       case 'startDashboard':
-        return [`loadImages@${host}`, 'waitForQuorum'];
+        return [`loadImages@${host}`, d.has('enableEtcdAuth') ? 'enableEtcdAuth' : 'waitForQuorum'];
       case 'ensureGatewayCluster':
         return role('control-plane').map((h) => `startDashboard@${h}`);
       case 'startGateway':
@@ -118,6 +120,7 @@ async function sequential(input: DeployInput): Promise<number> {
   for (const h of all) await a.shipArtifacts(input, h);
   for (const h of names('etcd')) await a.startEtcdMember(input, h);
   await a.waitForQuorum(input);
+  if (input.inventory.etcd.auth.enabled) await a.enableEtcdAuth(input);
   for (const h of all.filter(
     (h) => names('control-plane').includes(h) || names('data-plane').includes(h),
   ))

@@ -7,6 +7,7 @@ import {
   clientTlsFiles,
   composeOverrides,
   COMPOSE_OVERRIDE_FILE,
+  COMPOSE_OVERRIDE_HEADER,
   renderComposeOverride,
 } from '../commands/etcd-tls';
 import { bundleTopDir, composeProject, dashboardDir, findHost, hasRole } from '../commands/layout';
@@ -132,10 +133,18 @@ export async function putClientTls(
   if (!files.length) return false;
   const changed = await putTlsFiles(ssh, input, files);
   const vendorCompose = await ssh.exec(readFileArgv(`${dir}/docker-compose.yaml`));
+  const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
   const overrideChanged = await syncFile(
     ssh,
-    `${dir}/${COMPOSE_OVERRIDE_FILE}`,
-    () => renderComposeOverride(service, vendorCompose),
+    overrideFile,
+    (current) => {
+      if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
+        throw ApplicationFailure.nonRetryable(
+          `${ssh.target.name}: ${overrideFile} exists and was not written by api7-ha; etcd.tls needs that file for the certificate mount — move its content into docker-compose.yaml and remove it`,
+          'OverrideConflict',
+        );
+      return renderComposeOverride(service, vendorCompose);
+    },
     '644',
   );
   return changed || overrideChanged;

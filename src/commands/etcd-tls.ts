@@ -18,10 +18,14 @@ export const ETCD_CERTS_IN_CONTAINER = '/etcd_certs';
 /**
  * Dashboards and gateways see the client files through an extra compose file that
  * mounts <bundle dir>/CLIENT_TLS_DIR here, so the vendor's compose file stays untouched.
+ * It has compose's standard override name, so the bundle's cli.sh and a hand-run
+ * `docker compose up -d` in the bundle dir load it too; api7-ha names it explicitly.
  */
 export const CLIENT_TLS_DIR = 'api7-ha-etcd-tls';
 export const CLIENT_TLS_IN_CONTAINER = '/etc/api7-ha/etcd-tls';
-export const COMPOSE_OVERRIDE_FILE = 'api7-ha.compose.yaml';
+export const COMPOSE_OVERRIDE_FILE = 'docker-compose.override.yaml';
+export const COMPOSE_OVERRIDE_HEADER =
+  '# Written by api7-ha: mounts the etcd client certificates (etcd.tls in the inventory).';
 
 /** One file to put on a host: `source` is a local path, or a secret reference for keys. */
 export interface TlsFile {
@@ -91,7 +95,7 @@ export const clientTlsInContainer = {
 export function renderComposeOverride(service: string, vendorCompose: string): string {
   const version = /^version:\s*["']?([0-9.]+)["']?\s*$/m.exec(vendorCompose)?.[1];
   return [
-    '# Written by api7-ha: mounts the etcd client certificates (etcd.tls in the inventory).',
+    COMPOSE_OVERRIDE_HEADER,
     ...(version ? [`version: "${version}"`] : []),
     'services:',
     `  ${service}:`,

@@ -36,7 +36,7 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
     }
   };
 
-  const keyMatches = (f: TlsFile, cert: X509Certificate | undefined) => {
+  const keyMatches = (f: TlsFile, cert: X509Certificate | undefined, certFile: TlsFile) => {
     let pem: string;
     try {
       pem = resolveSecret(f.source, f.field, baseDir);
@@ -46,9 +46,11 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
     }
     try {
       if (cert && !cert.checkPrivateKey(createPrivateKey(pem)))
-        problems.push(`${f.field} is not the key of the certificate next to it`);
+        problems.push(
+          `${f.field} (${f.source}) is not the key of ${localFile(certFile.source, baseDir)}`,
+        );
     } catch {
-      problems.push(`${f.field} is not a PEM private key`);
+      problems.push(`${f.field} (${f.source}) is not a PEM private key`);
     }
   };
 
@@ -79,7 +81,7 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
   if (ca && !ca.ca) problems.push(`${where(caFile)} is not a CA certificate`);
 
   const client = certificate(clientCertFile);
-  keyMatches(clientKeyFile, client);
+  keyMatches(clientKeyFile, client, clientCertFile);
   if (client && ca) signedAndUsable(clientCertFile, client, ca, [CLIENT_AUTH]);
   // etcd's HTTP/JSON gateway answers 400 to a client certificate with a CommonName
   // (CVE-2018-16886); APISIX and the dashboard reach etcd through that gateway.
@@ -92,7 +94,7 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
   for (const host of hostsWithRole(inv, 'etcd')) {
     const [, certFile, keyFile] = memberTlsFiles(inv, host.name) as [TlsFile, TlsFile, TlsFile];
     const cert = certificate(certFile);
-    keyMatches(keyFile, cert);
+    keyMatches(keyFile, cert, certFile);
     if (!cert || !ca) continue;
     // Peers present the same certificate, so it serves and it is a client too.
     signedAndUsable(certFile, cert, ca, [SERVER_AUTH, CLIENT_AUTH]);

@@ -10,6 +10,7 @@ import type { DeployInput } from '../../src/activities/context';
 import { startDeploy } from '../../src/cli/deploy';
 import { startVerify } from '../../src/cli/verify';
 import { composeArgv } from '../../src/commands/compose';
+import { composeOverrides } from '../../src/commands/etcd-tls';
 import { composeProject, gatewayDir } from '../../src/commands/layout';
 import type { LoadedInventory } from '../../src/config/load';
 import { projectRoot, temporalBinary } from '../../src/paths';
@@ -77,7 +78,15 @@ async function composeOnHost(host: string, args: string[]) {
   const s = await sshTo(lab, host);
   try {
     const dir = gatewayDir(lab.inventory);
-    await s.exec(composeArgv('standalone', dir, composeProject(dir), args));
+    await s.exec(
+      composeArgv(
+        'standalone',
+        dir,
+        composeProject(dir),
+        args,
+        composeOverrides(lab.inventory, dir),
+      ),
+    );
   } finally {
     s.close();
   }
@@ -176,11 +185,37 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
       assert.ok(!types.includes('stopComponent'), `no fault was injected: ${types.join(', ')}`);
       assert.deepEqual(await containerSnapshot(lab), before);
     } finally {
-      await composeOnHost('ha4', ['up', '-d']);
+      // As an operator would: the bundle's own cli.sh, which runs plain `compose up -d`
+      // and so must pick up api7-ha's docker-compose.override.yaml (the etcd TLS mount).
+      const s = await sshTo(lab, 'ha4');
+      try {
+        await s.exec([`${gatewayDir(lab.inventory)}/cli.sh`, 'start']);
+      } finally {
+        s.close();
+      }
     }
+    const ha4 = lab.inventory.hosts.find((h) => h.name === 'ha4')!.address;
     await waitFor(
-      'ha4 serving again',
-      async () => (await curlThroughDataPlane(lab)).stdout.endsWith('200'),
+      'ha4 itself serving again, reading routes from etcd over TLS',
+      async () =>
+        (
+          await run(
+            [
+              'curl',
+              '-sS',
+              '-m',
+              '3',
+              '-o',
+              '/dev/null',
+              '-w',
+              '%{http_code}',
+              '-H',
+              'Host: test.com',
+              `http://${ha4}/get`,
+            ],
+            { allowFailure: true },
+          )
+        ).stdout === '200',
       60_000,
     );
     await sleep(2000);

@@ -186,8 +186,11 @@ describe('etcd with TLS: commands and config files', () => {
       restoreArgv(inv, 'standalone', 'gateway'),
       restoreArgv(inv, 'plugin', 'dashboard'),
     ])
-      assert.match(argv.join(' '), /-f \S+\/api7-ha\.compose\.yaml -p /);
-    assert.doesNotMatch(restoreArgv(plain, 'plugin', 'gateway').join(' '), /api7-ha\.compose/);
+      assert.match(argv.join(' '), /-f \S+\/docker-compose\.override\.yaml -p /);
+    assert.doesNotMatch(
+      restoreArgv(plain, 'plugin', 'gateway').join(' '),
+      /docker-compose\.override/,
+    );
   });
 
   it('plan shows keys by their reference and the auth step with the password redacted', () => {
@@ -301,7 +304,7 @@ describe('local certificate checks', () => {
     );
     assert.match(
       problems(secure({ clientKey: 'file:pki/ha1.key' })),
-      /etcd\.tls\.clientKey is not the key of the certificate next to it/,
+      /etcd\.tls\.clientKey \(file:pki\/ha1\.key\) is not the key of \S+client\.crt/,
     );
     assert.match(
       problems(

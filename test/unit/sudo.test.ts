@@ -236,7 +236,7 @@ describe('sudo rules with etcd TLS', () => {
     assert.equal(r[0], `mkdir -p -m 700 ${dir}/api7-ha-etcd-tls`);
     assert.ok(r.includes(`chmod 600 ${dir}/api7-ha-etcd-tls/client.key`));
     assert.ok(r.includes(`cat ${dir}/docker-compose.yaml`));
-    assert.ok(r.includes(writeFileArgv(`${dir}/api7-ha.compose.yaml`, '644').join(' ')));
+    assert.ok(r.includes(writeFileArgv(`${dir}/docker-compose.override.yaml`, '644').join(' ')));
   });
 
   it('passes visudo (when sudo is installed here)', (t) => {

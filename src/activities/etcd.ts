@@ -1,5 +1,6 @@
 // Phases 5-6: start each etcd member with the guide's `docker run`, then wait for quorum.
 import { ApplicationFailure } from '@temporalio/common';
+import { EtcdAuthenticationFailedError } from 'etcd3';
 import {
   etcdConfigHash,
   etcdEndpoints,
@@ -103,13 +104,23 @@ export async function waitForQuorum(
     return await pollUntil(
       `etcd quorum of ${names.join(', ')}`,
       async () => {
-        last = await clusterHealth(access, names);
+        try {
+          last = await clusterHealth(access, names);
+        } catch (e) {
+          if (e instanceof EtcdAuthenticationFailedError)
+            throw ApplicationFailure.nonRetryable(
+              `etcd has authentication on and refuses user ${access.auth?.username} with the password from etcd.auth.password`,
+              'EtcdAuthError',
+            );
+          throw e;
+        }
         return last.problems.length ? undefined : last;
       },
       timeoutMs,
       1000,
     );
   } catch (e) {
+    if (e instanceof ApplicationFailure) throw e;
     throw new Error(`${(e as Error).message}${last ? `: ${last.problems.join('; ')}` : ''}`);
   }
 }

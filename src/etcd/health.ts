@@ -1,6 +1,7 @@
 // etcd cluster health as the operator means it: every member listed and started, a
 // leader, a linearizable write/read/delete round trip, and /health true on each member.
 import { randomUUID } from 'node:crypto';
+import { EtcdAuthenticationFailedError } from 'etcd3';
 import { etcdHttpGet, withEtcd, type EtcdAccess } from './client';
 
 export type { EtcdAccess } from './client';
@@ -64,6 +65,8 @@ export async function clusterHealth(
     }
     if (!roundTrip) problems.push('a written key did not read back');
   } catch (e) {
+    // A refused password is not a health problem that waiting would cure.
+    if (e instanceof EtcdAuthenticationFailedError) throw e;
     problems.push(`cluster request failed: ${firstLine(e)}`);
   }
   const perEndpoint = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));

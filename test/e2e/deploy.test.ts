@@ -326,6 +326,41 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(await containerSnapshot(lab), before);
   });
 
+  it('a wrong etcd password stops the deploy at the quorum check on its first attempt, naming the field; nothing changes', async () => {
+    const before = await containerSnapshot(lab);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-wrong-pw-'));
+    try {
+      writeFileSync(path.join(dir, 'pw'), 'not-the-etcd-password');
+      const bad: DeployInput = structuredClone(input);
+      bad.inventory.etcd.auth.password = `file:${dir}/pw`;
+      const handle = await startDeploy(client, bad);
+      await assert.rejects(handle.result(), (e: unknown) => {
+        assert.ok(e instanceof WorkflowFailedError);
+        assert.match(
+          rootMessage(e),
+          /etcd has authentication on and refuses user root with the password from etcd\.auth\.password/,
+        );
+        assert.ok(!rootMessage(e).includes('not-the-etcd-password'));
+        return true;
+      });
+      const events = await workflowHistory(
+        server.address,
+        handle.workflowId,
+        handle.firstExecutionRunId,
+      );
+      const quorum = scheduledActivities(events).filter((a) => a.type === 'waitForQuorum');
+      assert.equal(quorum.length, 1);
+      assert.equal(
+        attemptsByScheduledId(events).get(String(quorum[0]!.eventId)),
+        1,
+        'not retried: waiting cannot fix a password',
+      );
+      assert.deepEqual(await containerSnapshot(lab), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   /** Every activity of the run was scheduled once: nothing finished was run again. */
   async function assertNoActivityRanTwice(runId: string) {
     const scheduled = scheduledActivities(

@@ -6,7 +6,6 @@
 //   3. no-op redeploy wall time as a fraction of the fresh deploy.
 // Run as root after `scripts/setup.sh`: node dist/bench/deploy.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
-import { writeFileSync } from 'node:fs';
 
 import { deployActivities } from '../src/activities';
 import type { DeployInput } from '../src/activities/context';
@@ -15,6 +14,7 @@ import { wipeHosts } from '../test/support/cluster';
 import { workflowHistory, type HistoryEvent } from '../test/support/history';
 import { sharedLab } from '../test/support/lab';
 import { testClient, testServer } from '../test/support/temporal';
+import { writeSection } from './report';
 import { startWorkerProcess } from '../test/support/worker';
 
 interface Step {
@@ -177,9 +177,10 @@ async function main() {
     console.log(text);
     const at = process.argv.indexOf('--write');
     if (at > 0 && process.argv[at + 1])
-      writeFileSync(
+      writeSection(
         process.argv[at + 1]!,
-        `# Benchmarks\n\nMeasured by \`node dist/bench/deploy.js --write docs/benchmarks.md\` (as root, after \`scripts/setup.sh\`; it brings the lab up if needed and wipes it).\nAll figures come from one run; the ratios compare measurements of that run, not timings across runs.\n\n## Deploy\n\n${text}\n\nHow to read it: "one after another" calls the very same activity functions directly in the guide's order; deployHA runs independent hosts side by side (bounded by \`deploy.parallelism\`) and loads images while etcd forms its quorum. The critical path uses the real dependencies between steps (a host's etcd needs its artifacts; dashboards need quorum and their images; gateways need the gateway cluster and their images); the gap between it and the wall time is the phase barriers plus Temporal's scheduling of ~40 activities.\n`,
+        'Deploy',
+        `${text}\n\nHow to read it: "one after another" calls the very same activity functions directly in the guide's order; deployHA runs independent hosts side by side (bounded by \`deploy.parallelism\`) and loads images while etcd forms its quorum. The critical path uses the real dependencies between steps (a host's etcd needs its artifacts; dashboards need quorum and their images; gateways need the gateway cluster and their images); the gap between it and the wall time is the phase barriers plus Temporal's scheduling of ~40 activities.`,
       );
   } finally {
     await worker.kill();

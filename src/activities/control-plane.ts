@@ -1,7 +1,13 @@
 // Phases 7-8: unpack the bundles, load the images, then configure and start the dashboards.
 import { ApplicationFailure } from '@temporalio/common';
 import type { FileArtifact } from '../config/inventory';
-import { composeArgv, composeContainerArgv, type ComposeFlavor } from '../commands/compose';
+import {
+  composeArgv,
+  composeContainerArgv,
+  otherProjects,
+  serviceContainersArgv,
+  type ComposeFlavor,
+} from '../commands/compose';
 import { renderDashboardConf } from '../commands/config-files';
 import {
   clientTlsFiles,
@@ -21,12 +27,14 @@ import {
 import { httpRequest } from '../util/http';
 import type { SshSession } from '../ssh/session';
 import {
+  etcdPassword,
+  heartbeat,
   pollUntil,
   secret,
+  sleep,
   withHost,
   type DeployInput,
   type StepResult,
-  etcdPassword,
 } from './context';
 import { putTlsFiles, syncFile } from './remote-files';
 
@@ -84,9 +92,20 @@ export async function loadImages(input: DeployInput, hostName: string): Promise<
   });
 }
 
+export interface ComposeUpResult {
+  changed: boolean;
+  id: string;
+  /** A running container was recreated or replaced: it was out of its load balancer. */
+  restarted: boolean;
+  /** Compose projects of older bundles whose container of this service was removed. */
+  replaced: string[];
+}
+
 /**
  * Bring a compose service up. Compose does not notice a changed mounted file, so a
- * changed config recreates the container; an unchanged running one is left alone.
+ * changed config recreates the container; an unchanged running one is left alone. The
+ * same service from another bundle's project (an upgrade) is stopped first: it holds
+ * the ports.
  */
 export async function composeUp(
   ssh: SshSession,
@@ -95,8 +114,15 @@ export async function composeUp(
   service: string,
   configChanged: boolean,
   overrides: string[] = [],
-): Promise<{ changed: boolean; id: string }> {
+): Promise<ComposeUpResult> {
   const project = composeProject(dir);
+  const others = otherProjects(await ssh.exec(serviceContainersArgv(service)), project);
+  if (others.length) {
+    const ids = others.map((o) => o.id);
+    await ssh.exec(['docker', 'stop', '-t', '10', ...ids]); // SIGTERM: requests in flight finish
+    await ssh.exec(['docker', 'rm', ...ids]);
+  }
+  const replaced = [...new Set(others.map((o) => o.project))];
   const ids = (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean);
   const running = ids.length
     ? (await ssh.exec(['docker', 'inspect', '--format', '{{.State.Running}}', ...ids]))
@@ -104,7 +130,7 @@ export async function composeUp(
         .filter(Boolean)
     : [];
   if (ids.length === 1 && running[0] === 'true' && !configChanged)
-    return { changed: false, id: ids[0]! };
+    return { changed: replaced.length > 0, id: ids[0]!, restarted: replaced.length > 0, replaced };
   await ssh.exec(
     composeArgv(
       flavor,
@@ -116,7 +142,30 @@ export async function composeUp(
   );
   const id =
     (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean)[0] ?? '';
-  return { changed: true, id };
+  return {
+    changed: true,
+    id,
+    restarted: running.includes('true') || replaced.length > 0,
+    replaced,
+  };
+}
+
+/** After a restart, give the load balancer's health checks time to take the host back. */
+export async function pauseAfterRestart(input: DeployInput, up: ComposeUpResult): Promise<void> {
+  const ms = input.inventory.deploy.restartPauseSeconds * 1000;
+  if (!up.restarted || ms <= 0) return;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    heartbeat();
+    await sleep(Math.min(1000, end - Date.now()));
+  }
+}
+
+/** What composeUp did, for the step's report. */
+export function composeUpDetail(service: string, up: ComposeUpResult): string {
+  const what = !up.changed ? 'already running' : up.restarted ? 'restarted' : 'started';
+  const replaced = up.replaced.length ? `, replacing ${up.replaced.join(', ')}` : '';
+  return `${what} ${service} (${up.id.slice(0, 12)})${replaced}`;
 }
 
 /**
@@ -189,10 +238,11 @@ export async function startDashboard(
       },
       90_000,
     );
+    await pauseAfterRestart(input, up);
     return {
       host: hostName,
       changed: confChanged || up.changed,
-      detail: `${confChanged ? 'wrote conf.yaml, ' : ''}${up.changed ? 'started' : 'already running'} ${DASHBOARD_SERVICE} (${up.id.slice(0, 12)})`,
+      detail: `${confChanged ? 'wrote conf.yaml, ' : ''}${composeUpDetail(DASHBOARD_SERVICE, up)}`,
     };
   });
 }

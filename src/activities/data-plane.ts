@@ -13,7 +13,7 @@ import {
   type StepResult,
   etcdPassword,
 } from './context';
-import { composeUp, putClientTls } from './control-plane';
+import { composeUp, composeUpDetail, pauseAfterRestart, putClientTls } from './control-plane';
 import { composeOverrides } from '../commands/etcd-tls';
 import { syncFile } from './remote-files';
 
@@ -110,10 +110,11 @@ export async function startGateway(
           : undefined,
       90_000,
     );
+    await pauseAfterRestart(input, up);
     return {
       host: hostName,
       changed: configChanged || up.changed,
-      detail: `${configChanged ? 'wrote config.yaml, ' : ''}${up.changed ? 'started' : 'already running'} ${GATEWAY_SERVICE} (${up.id.slice(0, 12)})`,
+      detail: `${configChanged ? 'wrote config.yaml, ' : ''}${composeUpDetail(GATEWAY_SERVICE, up)}`,
     };
   });
 }

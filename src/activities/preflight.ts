@@ -11,6 +11,7 @@ import {
   portsFor,
   STAGING_DIR,
 } from '../commands/layout';
+import { COMPOSE_SERVICE } from '../commands/drills';
 import { LABEL_CLUSTER } from '../commands/etcd';
 import { type ComposeFlavor } from '../commands/compose';
 import {
@@ -36,12 +37,16 @@ export interface PreflightResult {
   problems: string[];
 }
 
-/** Our etcd member (by label) or our compose projects (by the bundle directories' names). */
+/**
+ * Our etcd member (by label), our compose projects (by the bundle directories' names), or
+ * the dashboard or gateway of another bundle (an upgrade), which the deploy replaces.
+ */
 async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<boolean> {
   const filters = [
     `label=${LABEL_CLUSTER}=${inv.cluster}`,
     `label=com.docker.compose.project=${composeProject(dashboardDir(inv))}`,
     `label=com.docker.compose.project=${composeProject(gatewayDir(inv))}`,
+    ...Object.values(COMPOSE_SERVICE).map((s) => `label=com.docker.compose.service=${s}`),
   ];
   for (const f of filters)
     if ((await ssh.execRaw(['docker', 'ps', '-q', '--filter', f])).stdout.trim()) return true;

@@ -36,3 +36,26 @@ export const composeContainerArgv = (project: string, service: string) => [
   '--format',
   '{{.ID}}',
 ];
+
+/** Every container of a service on the host, whatever its project: `<id> <project>` lines. */
+export const serviceContainersArgv = (service: string) => [
+  'docker',
+  'ps',
+  '-a',
+  '--filter',
+  `label=com.docker.compose.service=${service}`,
+  '--format',
+  '{{.ID}} {{.Label "com.docker.compose.project"}}',
+];
+
+/** Containers of the service that belong to another compose project (an older bundle). */
+export function otherProjects(
+  output: string,
+  project: string,
+): Array<{ id: string; project: string }> {
+  return output
+    .split('\n')
+    .map((l) => l.trim().split(' '))
+    .filter(([id, p]) => id && p !== project)
+    .map(([id = '', p = '']) => ({ id, project: p }));
+}

@@ -235,8 +235,17 @@ export const inventorySchema = z
           .min(1, { error: 'must be at least 1' })
           .max(64, { error: 'must be at most 64' })
           .default(5),
+        /**
+         * Seconds to wait after a running dashboard or gateway was restarted, before the
+         * next one goes down, so the load balancer's health checks take it back first.
+         */
+        restartPauseSeconds: z
+          .number({ error: 'must be a number' })
+          .min(0, { error: 'must be between 0 and 300' })
+          .max(300, { error: 'must be between 0 and 300' })
+          .default(5),
       })
-      .default({ parallelism: 5 }),
+      .default({ parallelism: 5, restartPauseSeconds: 5 }),
   })
   .superRefine((inv, ctx) => {
     const seen = (key: 'name' | 'address') => {

@@ -210,8 +210,14 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     };
     const [etcdMembers] = await Promise.all([etcdBranch(), imagesBranch()]);
 
+    // Restarting a dashboard or gateway takes it out of its load balancer, so at most half
+    // of them (at least one) are worked on at once. patched(): older runs replay as they ran.
+    const rolling = patched('rolling-restarts');
+    const restartBound = (n: number) =>
+      rolling ? Math.min(limit, Math.max(1, Math.floor(n / 2))) : limit;
+
     enter('dashboards');
-    await onHosts('dashboard', cpHosts, limit, (h) =>
+    await onHosts('dashboard', cpHosts, restartBound(cpHosts.length), (h) =>
       act.startDashboard.executeWithOptions(
         { ...base, summary: `${h}: configure and start dashboard` },
         [input, h, compose[h] ?? 'plugin'],
@@ -235,7 +241,7 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     finish('cluster');
 
     enter('gateways');
-    await onHosts('gateway', dpHosts, limit, (h) =>
+    await onHosts('gateway', dpHosts, restartBound(dpHosts.length), (h) =>
       act.startGateway.executeWithOptions(
         { ...base, summary: `${h}: configure and start gateway` },
         [input, h, compose[h] ?? 'plugin', clusterId],

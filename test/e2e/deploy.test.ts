@@ -13,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import type { DeployInput } from '../../src/activities/context';
 import { deployWorkflowId, rootMessage, startDeploy } from '../../src/cli/deploy';
 import type { LoadedInventory } from '../../src/config/load';
+import { localFile } from '../../src/config/secrets';
 import { projectRoot } from '../../src/paths';
 import { run, sleep } from '../../src/util/exec';
 import type { DeploySummary } from '../../src/workflows/deploy';
@@ -27,7 +28,8 @@ import {
   scheduledActivities,
   workflowHistory,
 } from '../support/history';
-import { labSecrets, sharedLab } from '../support/lab';
+import { labSecrets, sharedLab, sshAsRoot } from '../support/lab';
+import { renderSudoers } from '../../src/commands/sudo';
 import { dataConverter } from '../../src/temporal/codec';
 import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
@@ -273,6 +275,92 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
       /a deploy of cluster "lab" is already running \(workflow deploy-lab\)/,
     );
     await running.result();
+  });
+
+  it('an upgrade to a new data-plane bundle rolls through the gateways one at a time: the old bundle is replaced and traffic never stops', async () => {
+    // The same bundle under a newer version's name (its top directory renamed to match).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-upgrade-'));
+    const oldBundle = localFile(lab.inventory.gateway.bundle.path, lab.baseDir);
+    const oldTop = path.basename(oldBundle).replace(/\.tar\.gz$/, '');
+    const newTop = oldTop.replace(/\.\d+-dp$/, '.9-dp');
+    assert.notEqual(newTop, oldTop);
+    await run(['tar', '-xzf', oldBundle, '-C', dir]);
+    await run(['mv', path.join(dir, oldTop), path.join(dir, newTop)]);
+    const newBundle = path.join(dir, `${newTop}.tar.gz`);
+    await run(['tar', '-czf', newBundle, '-C', dir, newTop]);
+    const sha256 = (await run(['sha256sum', newBundle])).stdout.split(' ')[0]!;
+    const upgraded: DeployInput = structuredClone(input);
+    upgraded.inventory.gateway.bundle = { path: newBundle, sha256 };
+
+    // As an operator would: the sudo rules name the artifacts, so install the new bundle's
+    // rules first (`api7-ha hosts sudoers`) on hosts reached through sudo.
+    const installRules = async (inv: DeployInput['inventory']) => {
+      for (const h of inv.hosts.filter((x) => x.ssh?.sudo)) {
+        const root = await sshAsRoot(lab, h.name);
+        try {
+          await root.exec(['sh', '-c', 'cat > /etc/sudoers.d/api7-ha'], {
+            stdin: renderSudoers(inv, h, h.ssh!.user!),
+          });
+        } finally {
+          root.close();
+        }
+      }
+    };
+    await installRules(upgraded.inventory);
+
+    const before = await containerSnapshot(lab);
+    // Requests through the data-plane load balancer all along the upgrade.
+    let probing = true;
+    const failures: string[] = [];
+    let requests = 0;
+    const probe = (async () => {
+      while (probing) {
+        requests++;
+        const r = await curlThroughDataPlane(lab);
+        const code = r.stdout.split('\n').at(-1);
+        if (code !== '200') failures.push(`${code ?? ''} ${r.stderr.trim()}`);
+        await sleep(50);
+      }
+    })();
+    let result: { summary: DeploySummary; runId: string };
+    try {
+      result = await deployAndWait(upgraded);
+    } finally {
+      probing = false;
+      await probe;
+      rmSync(dir, { recursive: true, force: true });
+      await installRules(lab.inventory);
+    }
+    assert.ok(requests > 50, `probed all along: ${requests} requests`);
+    assert.deepEqual(failures, [], `no request failed of ${requests}`);
+
+    const gateways = lab.inventory.hosts.filter((h) => h.roles.includes('data-plane'));
+    for (const h of gateways)
+      assert.match(
+        result.summary.steps[h.name]!.join('\n'),
+        new RegExp(
+          `restarted api7-gateway \\(\\w+\\), replacing ${oldTop.replace(/[^a-z0-9-]/g, '')}`,
+        ),
+      );
+    const after = await containerSnapshot(lab);
+    for (const h of lab.inventory.hosts) {
+      if (gateways.includes(h)) {
+        const names = (after[h.name] ?? []).map((c) => c.name);
+        assert.deepEqual(names, [`${newTop.replace(/[^a-z0-9-]/g, '')}_api7-gateway_1`], h.name);
+      } else assert.deepEqual(after[h.name], before[h.name], `${h.name} was not touched`);
+    }
+    // Rolling: the second gateway's step was scheduled only after the first one completed.
+    const events = await workflowHistory(server.address, deployWorkflowId('lab'), result.runId);
+    const steps = scheduledActivities(events).filter((a) => a.type === 'startGateway');
+    assert.equal(steps.length, 2);
+    const firstDone = events.find(
+      (e) =>
+        e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED' &&
+        String(
+          (e.activityTaskCompletedEventAttributes as { scheduledEventId: string }).scheduledEventId,
+        ) === String(steps[0]!.eventId),
+    );
+    assert.ok(firstDone && Number(steps[1]!.eventId) > Number(firstDone.eventId));
   });
 
   it('refuses an inventory with an error before starting anything', async () => {

@@ -13,7 +13,7 @@ import {
   renderGatewayConfig,
   REDACTED,
 } from '../../src/commands/config-files';
-import { composeArgv } from '../../src/commands/compose';
+import { composeArgv, otherProjects, serviceContainersArgv } from '../../src/commands/compose';
 import { bundleTopDir, composeProject, portsFor } from '../../src/commands/layout';
 import {
   availableKiB,
@@ -263,5 +263,36 @@ describe('drill commands', () => {
     ]);
     assert.deepEqual(faultArgv(inv, 'plugin', 'etcd'), ['docker', 'stop', 'etcd']);
     assert.deepEqual(restoreArgv(inv, 'plugin', 'etcd'), ['docker', 'start', 'etcd']);
+  });
+});
+
+describe('upgrades and rolling restarts', () => {
+  it("finds the same service's containers of other compose projects (older bundles)", () => {
+    const out = 'aaa api7-21322091-dp\nbbb api7-21322099-dp\n\n';
+    assert.deepEqual(otherProjects(out, 'api7-21322099-dp'), [
+      { id: 'aaa', project: 'api7-21322091-dp' },
+    ]);
+    assert.deepEqual(otherProjects('', 'p'), []);
+    assert.deepEqual(serviceContainersArgv('api7-gateway').slice(0, 5), [
+      'docker',
+      'ps',
+      '-a',
+      '--filter',
+      'label=com.docker.compose.service=api7-gateway',
+    ]);
+  });
+
+  it('pauses 5 s after a restart by default; the pause is bounded', () => {
+    assert.equal(inv.deploy.restartPauseSeconds, 5);
+    assert.throws(
+      () =>
+        parseInventoryText(
+          readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8').replace(
+            'restartPauseSeconds: 5',
+            'restartPauseSeconds: 301',
+          ),
+        ),
+      /deploy\.restartPauseSeconds: must be between 0 and 300/,
+    );
   });
 });

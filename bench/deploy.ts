@@ -59,6 +59,17 @@ function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: s
   const hosts = input.inventory.hosts;
   const role = (r: string) =>
     hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
+  // Rolling restarts: at most half of a role's hosts at once, so a host's step waits
+  // for the step `bound` places before it (src/workflows/deploy.ts).
+  const rollingPredecessor = (r: string, type: string, host?: string): string[] => {
+    const list = role(r);
+    const bound = Math.min(
+      input.inventory.deploy.parallelism,
+      Math.max(1, Math.floor(list.length / 2)),
+    );
+    const i = host ? list.indexOf(host) : -1;
+    return i >= bound ? [`${type}@${list[i - bound]}`] : [];
+  };
   const memo = new Map<string, { ms: number; chain: string[] }>();
   const deps = (key: string): string[] => {
     const [type, host] = key.split('@') as [string, string | undefined];
@@ -80,11 +91,19 @@ function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: s
       case 'enableEtcdAuth':
         return ['waitForQuorum'];
       case 'startDashboard':
-        return [`loadImages@${host}`, d.has('enableEtcdAuth') ? 'enableEtcdAuth' : 'waitForQuorum'];
+        return [
+          `loadImages@${host}`,
+          d.has('enableEtcdAuth') ? 'enableEtcdAuth' : 'waitForQuorum',
+          ...rollingPredecessor('control-plane', 'startDashboard', host),
+        ];
       case 'ensureGatewayCluster':
         return role('control-plane').map((h) => `startDashboard@${h}`);
       case 'startGateway':
-        return [`loadImages@${host}`, 'ensureGatewayCluster'];
+        return [
+          `loadImages@${host}`,
+          'ensureGatewayCluster',
+          ...rollingPredecessor('data-plane', 'startGateway', host),
+        ];
       case 'proveTraffic':
         return role('data-plane').map((h) => `startGateway@${h}`);
       default:
@@ -180,7 +199,7 @@ async function main() {
       writeSection(
         process.argv[at + 1]!,
         'Deploy',
-        `${text}\n\nHow to read it: "one after another" calls the very same activity functions directly in the guide's order; deployHA runs independent hosts side by side (bounded by \`deploy.parallelism\`) and loads images while etcd forms its quorum. The critical path uses the real dependencies between steps (a host's etcd needs its artifacts; dashboards need quorum and their images; gateways need the gateway cluster and their images); the gap between it and the wall time is the phase barriers plus Temporal's scheduling of ~40 activities.`,
+        `${text}\n\nHow to read it: "one after another" calls the very same activity functions directly in the guide's order; deployHA runs independent hosts side by side (bounded by \`deploy.parallelism\`) and loads images while etcd forms its quorum. The critical path uses the real dependencies between steps (a host's etcd needs its artifacts; dashboards need quorum, etcd auth and their images; gateways need the gateway cluster and their images; dashboards and gateways restart at most half at a time, so the second waits for the first); the no-op redeploy also takes dashboards and gateways in those halves, each waiting for its readiness checks. The gap between it and the wall time is the phase barriers plus Temporal's scheduling of ~40 activities.`,
       );
   } finally {
     await worker.kill();

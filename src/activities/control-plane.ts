@@ -20,8 +20,11 @@ import { bundleTopDir, composeProject, dashboardDir, findHost, hasRole } from '.
 import {
   bundleMarkerPath,
   findBundleImagesArgv,
+  imageIdsByTag,
+  imagesMarkerPath,
   readFileArgv,
   unpackBundleArgv,
+  writeImageManifestsArgv,
   writeMarkerArgv,
 } from '../commands/files';
 import { httpRequest } from '../util/http';
@@ -50,19 +53,45 @@ async function unpackBundle(
   const marker = await ssh.execRaw(readFileArgv(bundleMarkerPath(bundle, installDir)));
   if (marker.code === 0 && marker.stdout.trim() === bundle.sha256) return false;
   await ssh.exec(unpackBundleArgv(bundle, installDir));
+  // The images' ids first: a crash before the sha256 marker makes the next run redo both.
+  await ssh.exec(writeImageManifestsArgv(bundle, installDir));
   await ssh.exec(writeMarkerArgv(bundle, installDir));
   return true;
 }
 
-/** `docker load` the bundle's images/ unless the image is already present. */
-async function loadBundleImage(ssh: SshSession, dir: string, image: string): Promise<boolean> {
-  if ((await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])).code === 0)
-    return false;
+/** The id of an image on the host, or undefined when it is not there. */
+export async function imageId(ssh: SshSession, image: string): Promise<string | undefined> {
+  const r = await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image]);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * `docker load` the bundle's images/ unless the image is there with the id the bundle
+ * has for that tag: a new bundle may carry a new image under the same tag.
+ */
+async function loadBundleImage(
+  ssh: SshSession,
+  bundle: FileArtifact,
+  installDir: string,
+  image: string,
+): Promise<boolean> {
+  const dir = `${installDir}/${bundleTopDir(bundle)}`;
+  const markerPath = imagesMarkerPath(bundle, installDir);
+  let manifests = await ssh.execRaw(readFileArgv(markerPath));
+  if (manifests.code !== 0) {
+    // Unpacked by a version of api7-ha that did not note the ids.
+    await ssh.exec(writeImageManifestsArgv(bundle, installDir));
+    manifests = await ssh.execRaw(readFileArgv(markerPath));
+  }
+  const want = imageIdsByTag(manifests.stdout).get(image);
+  const have = await imageId(ssh, image);
+  if (have && (!want || have === want)) return false;
   const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
   for (const f of files) await ssh.exec(['docker', 'load', '-i', f]);
-  if ((await ssh.execRaw(['docker', 'image', 'inspect', image])).code !== 0)
+  const loaded = await imageId(ssh, image);
+  if (!loaded || (want && loaded !== want))
     throw ApplicationFailure.nonRetryable(
-      `${ssh.target.name}: no image ${image} in ${dir}/images (found ${files.join(', ') || 'nothing'})`,
+      `${ssh.target.name}: no image ${image}${want ? ` with id ${want.slice(7, 19)}` : ''} in ${dir}/images (found ${files.join(', ') || 'nothing'})`,
       'ArtifactError',
     );
   return true;
@@ -81,8 +110,7 @@ export async function loadImages(input: DeployInput, hostName: string): Promise<
     for (const [bundle, installDir, image] of parts) {
       if (await unpackBundle(ssh, bundle, installDir))
         done.push(`unpacked ${bundleTopDir(bundle)}`);
-      if (await loadBundleImage(ssh, `${installDir}/${bundleTopDir(bundle)}`, image))
-        done.push(`loaded ${image}`);
+      if (await loadBundleImage(ssh, bundle, installDir, image)) done.push(`loaded ${image}`);
     }
     return {
       host: hostName,
@@ -112,6 +140,7 @@ export async function composeUp(
   flavor: ComposeFlavor,
   dir: string,
   service: string,
+  image: string,
   configChanged: boolean,
   overrides: string[] = [],
 ): Promise<ComposeUpResult> {
@@ -129,14 +158,19 @@ export async function composeUp(
         .split('\n')
         .filter(Boolean)
     : [];
-  if (ids.length === 1 && running[0] === 'true' && !configChanged)
+  // A container still on an older image of the same tag (a new bundle) is recreated too.
+  const stale =
+    ids.length === 1 &&
+    (await ssh.exec(['docker', 'inspect', '--format', '{{.Image}}', ids[0]!])).trim() !==
+      (await imageId(ssh, image));
+  if (ids.length === 1 && running[0] === 'true' && !configChanged && !stale)
     return { changed: replaced.length > 0, id: ids[0]!, restarted: replaced.length > 0, replaced };
   await ssh.exec(
     composeArgv(
       flavor,
       dir,
       project,
-      ['up', '-d', ...(configChanged ? ['--force-recreate'] : []), service],
+      ['up', '-d', ...(configChanged || stale ? ['--force-recreate'] : []), service],
       overrides,
     ),
   );
@@ -223,6 +257,7 @@ export async function startDashboard(
       flavor,
       dir,
       DASHBOARD_SERVICE,
+      inv.dashboard.image,
       confChanged,
       composeOverrides(inv, dir),
     );

@@ -99,6 +99,7 @@ export async function startGateway(
       flavor,
       dir,
       GATEWAY_SERVICE,
+      inv.gateway.image,
       configChanged,
       composeOverrides(inv, dir),
     );

@@ -59,6 +59,50 @@ export const writeMarkerArgv = (bundle: FileArtifact, installDir: string) => [
   bundleMarkerPath(bundle, installDir),
 ];
 
+/**
+ * Beside an unpacked bundle: the `docker save` manifests of its images/*.tar.gz, one
+ * JSON document per line, written once per unpack. They give each tag's image id, so an
+ * image changed under the same tag is noticed without reading the tarballs every time.
+ */
+export const IMAGES_MARKER = '.api7-ha-bundle-images';
+export const imagesMarkerPath = (bundle: FileArtifact, installDir: string) =>
+  `${installDir}/${bundleTopDir(bundle)}/${IMAGES_MARKER}`;
+export const WRITE_IMAGE_MANIFESTS_SCRIPT =
+  'for f in "$1"/images/*.tar.gz; do tar -xzOf "$f" manifest.json && echo; done > "$2"';
+export const writeImageManifestsArgv = (bundle: FileArtifact, installDir: string) => [
+  'sh',
+  '-c',
+  WRITE_IMAGE_MANIFESTS_SCRIPT,
+  'sh',
+  `${installDir}/${bundleTopDir(bundle)}`,
+  imagesMarkerPath(bundle, installDir),
+];
+
+/**
+ * Image ids by tag from `docker save` manifests: the id is the digest of the image's
+ * config (`<hex>.json` in the classic format, `blobs/sha256/<hex>` in the OCI one).
+ */
+export function imageIdsByTag(manifests: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of manifests.split('\n')) {
+    if (!line.trim()) continue;
+    let entries: unknown;
+    try {
+      entries = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(entries)) continue;
+    for (const e of entries as Array<{ Config?: unknown; RepoTags?: unknown }>) {
+      const hex =
+        typeof e.Config === 'string' ? /([a-f0-9]{64})(\.json)?$/.exec(e.Config)?.[1] : undefined;
+      if (!hex || !Array.isArray(e.RepoTags)) continue;
+      for (const tag of e.RepoTags) if (typeof tag === 'string') out.set(tag, `sha256:${hex}`);
+    }
+  }
+  return out;
+}
+
 /** The image tarballs a bundle carries under images/. */
 export const findBundleImagesArgv = (bundleDir: string) => [
   'find',

@@ -12,11 +12,13 @@ import {
   dirExistsArgv,
   findBundleImagesArgv,
   gatewayConfigPath,
+  imagesMarkerPath,
   makeDirArgv,
   makePrivateDirsArgv,
   readFileArgv,
   unpackBundleArgv,
   writeFileArgv,
+  writeImageManifestsArgv,
   writeMarkerArgv,
 } from './files';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
@@ -116,11 +118,13 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
   if (bundles.length) {
     sections.push({
       name: 'BUNDLES',
-      why: 'images: unpack each bundle once (its sha256 in a marker file), find its images.',
+      why: "images: unpack each bundle once (its sha256 in a marker file), note its images' ids\n(their manifests, by a fixed script), find its images.",
       rules: bundles.flatMap(([bundle, installDir]) => [
         { argv: readFileArgv(bundleMarkerPath(bundle, installDir)) },
         { argv: unpackBundleArgv(bundle, installDir) },
         { argv: writeMarkerArgv(bundle, installDir) },
+        { argv: writeImageManifestsArgv(bundle, installDir) },
+        { argv: readFileArgv(imagesMarkerPath(bundle, installDir)) },
         { argv: findBundleImagesArgv(`${installDir}/${bundleTopDir(bundle)}`) },
       ]),
     });

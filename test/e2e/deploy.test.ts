@@ -4,7 +4,15 @@
 import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -194,6 +202,49 @@ async function assertEtcdLockedDown(clusterId: string) {
   assert.match(auth.stdout, /Roles: root/);
 }
 
+/**
+ * As an operator would: the sudo rules name the artifacts, so a new bundle's rules are
+ * installed (`api7-ha hosts sudoers`) on hosts reached through sudo before its deploy.
+ */
+async function installSudoRules(inv: DeployInput['inventory']) {
+  for (const h of inv.hosts.filter((x) => x.ssh?.sudo)) {
+    const root = await sshAsRoot(lab, h.name);
+    try {
+      await root.exec(['sh', '-c', 'cat > /etc/sudoers.d/api7-ha'], {
+        stdin: renderSudoers(inv, h, h.ssh!.user!),
+      });
+    } finally {
+      root.close();
+    }
+  }
+}
+
+interface Traffic {
+  requests: number;
+  failures: string[];
+}
+
+/** Run fn while requesting the test route through the data-plane load balancer every 50 ms. */
+async function underTraffic<T>(fn: () => Promise<T>): Promise<{ result: T; traffic: Traffic }> {
+  let probing = true;
+  const traffic: Traffic = { requests: 0, failures: [] };
+  const probe = (async () => {
+    while (probing) {
+      traffic.requests++;
+      const r = await curlThroughDataPlane(lab);
+      const code = r.stdout.split('\n').at(-1);
+      if (code !== '200') traffic.failures.push(`${code ?? ''} ${r.stderr.trim()}`);
+      await sleep(50);
+    }
+  })();
+  try {
+    return { result: await fn(), traffic };
+  } finally {
+    probing = false;
+    await probe;
+  }
+}
+
 describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   before(async () => {
     lab = await sharedLab();
@@ -292,45 +343,17 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     const upgraded: DeployInput = structuredClone(input);
     upgraded.inventory.gateway.bundle = { path: newBundle, sha256 };
 
-    // As an operator would: the sudo rules name the artifacts, so install the new bundle's
-    // rules first (`api7-ha hosts sudoers`) on hosts reached through sudo.
-    const installRules = async (inv: DeployInput['inventory']) => {
-      for (const h of inv.hosts.filter((x) => x.ssh?.sudo)) {
-        const root = await sshAsRoot(lab, h.name);
-        try {
-          await root.exec(['sh', '-c', 'cat > /etc/sudoers.d/api7-ha'], {
-            stdin: renderSudoers(inv, h, h.ssh!.user!),
-          });
-        } finally {
-          root.close();
-        }
-      }
-    };
-    await installRules(upgraded.inventory);
-
+    await installSudoRules(upgraded.inventory);
     const before = await containerSnapshot(lab);
-    // Requests through the data-plane load balancer all along the upgrade.
-    let probing = true;
-    const failures: string[] = [];
-    let requests = 0;
-    const probe = (async () => {
-      while (probing) {
-        requests++;
-        const r = await curlThroughDataPlane(lab);
-        const code = r.stdout.split('\n').at(-1);
-        if (code !== '200') failures.push(`${code ?? ''} ${r.stderr.trim()}`);
-        await sleep(50);
-      }
-    })();
     let result: { summary: DeploySummary; runId: string };
+    let traffic: Traffic;
     try {
-      result = await deployAndWait(upgraded);
+      ({ result, traffic } = await underTraffic(() => deployAndWait(upgraded)));
     } finally {
-      probing = false;
-      await probe;
       rmSync(dir, { recursive: true, force: true });
-      await installRules(lab.inventory);
+      await installSudoRules(lab.inventory);
     }
+    const { requests, failures } = traffic;
     assert.ok(requests > 50, `probed all along: ${requests} requests`);
     assert.deepEqual(failures, [], `no request failed of ${requests}`);
 
@@ -361,6 +384,100 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
         ) === String(steps[0]!.eventId),
     );
     assert.ok(firstDone && Number(steps[1]!.eventId) > Number(firstDone.eventId));
+  });
+
+  it('a bundle with a new image under the same tag is loaded and the gateways recreated on it, one at a time', async () => {
+    const image = lab.inventory.gateway.image;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-hotfix-'));
+    // A "hotfix" image: the gateway image plus a label, saved under the same tag on ha4,
+    // which then gets its original tag back (the deploy must notice the difference).
+    const root = await sshAsRoot(lab, 'ha4');
+    let hotfixId: string;
+    try {
+      const originalId = (
+        await root.exec(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])
+      ).trim();
+      await root.exec([
+        'sh',
+        '-c',
+        'rm -rf /tmp/hotfix && mkdir /tmp/hotfix && printf "FROM %s\\nLABEL api7-ha-test=hotfix\\n" "$1" > /tmp/hotfix/Dockerfile',
+        'sh',
+        image,
+      ]);
+      await root.exec(['docker', 'build', '-q', '-t', image, '/tmp/hotfix']);
+      hotfixId = (
+        await root.exec(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])
+      ).trim();
+      assert.notEqual(hotfixId, originalId);
+      await root.exec([
+        'sh',
+        '-c',
+        'docker save "$1" | gzip > /tmp/hotfix/image.tar.gz',
+        'sh',
+        image,
+      ]);
+      const sftp = await root.sftp();
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastGet('/tmp/hotfix/image.tar.gz', path.join(dir, 'image.tar.gz'), (e) =>
+          e ? reject(e) : resolve(),
+        ),
+      );
+      sftp.end();
+      await root.exec(['docker', 'tag', originalId, image]);
+      await root.exec(['docker', 'rmi', hotfixId]);
+      await root.exec(['rm', '-rf', '/tmp/hotfix']);
+    } finally {
+      root.close();
+    }
+    // The bundle under its own file name, with the hotfix image in place of the original.
+    const original = localFile(lab.inventory.gateway.bundle.path, lab.baseDir);
+    const top = path.basename(original).replace(/\.tar\.gz$/, '');
+    const unpacked = path.join(dir, 'unpacked');
+    mkdirSync(unpacked);
+    await run(['tar', '-xzf', original, '-C', unpacked]);
+    const images = readdirSync(path.join(unpacked, top, 'images'));
+    assert.equal(images.length, 1, images.join());
+    copyFileSync(path.join(dir, 'image.tar.gz'), path.join(unpacked, top, 'images', images[0]!));
+    const hotfix = path.join(dir, path.basename(original));
+    await run(['tar', '-czf', hotfix, '-C', unpacked, top]);
+    const patched: DeployInput = structuredClone(input);
+    patched.inventory.gateway.bundle = {
+      path: hotfix,
+      sha256: (await run(['sha256sum', hotfix])).stdout.split(' ')[0]!,
+    };
+
+    await installSudoRules(patched.inventory);
+    let result: { summary: DeploySummary; runId: string };
+    let traffic: Traffic;
+    try {
+      ({ result, traffic } = await underTraffic(() => deployAndWait(patched)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await installSudoRules(lab.inventory);
+    }
+    assert.deepEqual(traffic.failures, [], `no request failed of ${traffic.requests}`);
+    for (const h of lab.inventory.hosts.filter((x) => x.roles.includes('data-plane'))) {
+      const steps = result.summary.steps[h.name]!.join('\n');
+      assert.match(steps, new RegExp(`loaded ${image.replace(/[.]/g, '\\.')}`), steps);
+      assert.match(steps, /restarted api7-gateway/, steps);
+      const s = await sshAsRoot(lab, h.name);
+      try {
+        const id = await s.exec([
+          'docker',
+          'ps',
+          '--filter',
+          'label=com.docker.compose.service=api7-gateway',
+          '--format',
+          '{{.ID}}',
+        ]);
+        const running = (
+          await s.exec(['docker', 'inspect', '--format', '{{.Image}}', id.trim()])
+        ).trim();
+        assert.equal(running, hotfixId, `${h.name} runs the hotfix image`);
+      } finally {
+        s.close();
+      }
+    }
   });
 
   it('refuses an inventory with an error before starting anything', async () => {

@@ -26,6 +26,7 @@ import { checkHostKey, fingerprintOf, knownHostFingerprints } from '../../src/ss
 import { mapBounded } from '../../src/workflows/bounded';
 import { faultArgv, restoreArgv } from '../../src/commands/drills';
 import { projectRoot } from '../../src/paths';
+import { imageIdsByTag } from '../../src/commands/files';
 
 const inv = parseInventoryText(
   readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'),
@@ -294,5 +295,23 @@ describe('upgrades and rolling restarts', () => {
         ),
       /deploy\.restartPauseSeconds: must be between 0 and 300/,
     );
+  });
+});
+
+describe('image ids from docker save manifests', () => {
+  it('maps each tag to its config digest, classic and OCI layouts alike', () => {
+    const hex = (c: string) => c.repeat(64);
+    const text = [
+      JSON.stringify([{ Config: `${hex('a')}.json`, RepoTags: ['gw:1', 'gw:latest'] }]),
+      '',
+      JSON.stringify([{ Config: `blobs/sha256/${hex('b')}`, RepoTags: ['dash:2'] }]),
+      'not json',
+      JSON.stringify([{ Config: `${hex('c')}.json` }]),
+    ].join('\n');
+    const ids = imageIdsByTag(text);
+    assert.equal(ids.get('gw:1'), `sha256:${hex('a')}`);
+    assert.equal(ids.get('gw:latest'), `sha256:${hex('a')}`);
+    assert.equal(ids.get('dash:2'), `sha256:${hex('b')}`);
+    assert.equal(ids.size, 3, 'an image without tags names nothing');
   });
 });

@@ -23,7 +23,7 @@ import {
   sudoersCommands,
   sudoSections,
 } from '../../src/commands/sudo';
-import { writeFileArgv, writeMarkerArgv } from '../../src/commands/files';
+import { writeFileArgv, writeImageManifestsArgv, writeMarkerArgv } from '../../src/commands/files';
 import { projectRoot } from '../../src/paths';
 import { deployPlan, renderPlan } from '../../src/commands/plan';
 
@@ -112,6 +112,8 @@ describe('sudo rules per host', () => {
       'cat /root/api7-2.13.2209.1-dp/.api7-ha-bundle-sha256',
       'tar -xzf /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz -C /root',
       writeMarkerArgv(bundle, '/root').join(' '),
+      writeImageManifestsArgv(bundle, '/root').join(' '),
+      'cat /root/api7-2.13.2209.1-dp/.api7-ha-bundle-images',
       'find /root/api7-2.13.2209.1-dp/images -maxdepth 1 -name *.tar.gz',
       'cat /root/api7-2.13.2209.1-dp/gateway_conf/config.yaml',
       writeFileArgv('/root/api7-2.13.2209.1-dp/gateway_conf/config.yaml', '600').join(' '),

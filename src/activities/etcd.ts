@@ -9,7 +9,7 @@ import {
   inspectArgv,
   parseInspect,
 } from '../commands/etcd';
-import { clientTlsFiles, memberTlsFiles } from '../commands/etcd-tls';
+import { clientTlsSources, memberTlsFiles } from '../commands/etcd-tls';
 import { stagedPath } from '../commands/layout';
 import { EtcdAuthError, ensureEtcdAuth } from '../etcd/auth';
 import { clusterHealth, type ClusterHealth, type EtcdAccess } from '../etcd/health';
@@ -83,8 +83,7 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
 export function etcdAccess(input: DeployInput): EtcdAccess {
   const inv = input.inventory;
   const password = etcdPassword(input);
-  // The CA and client certificate the dashboards and gateways get (the dir is unused here).
-  const tls = clientTlsFiles(inv, '');
+  const tls = clientTlsSources(inv);
   const [ca, cert, key] = tls.map((f) => readTlsFile(input, f));
   return {
     endpoints: etcdEndpoints(inv),

@@ -81,6 +81,12 @@ export function clientTlsFiles(inv: Inventory, bundleDir: string): TlsFile[] {
   ];
 }
 
+/**
+ * The CA, client certificate and key as sources only (no host): what api7-ha itself
+ * presents to etcd, and what the local checks read. Empty without TLS.
+ */
+export const clientTlsSources = (inv: Inventory): TlsFile[] => clientTlsFiles(inv, '');
+
 /** The same files as the dashboard or gateway container sees them. */
 export const clientTlsInContainer = {
   ca: `${CLIENT_TLS_IN_CONTAINER}/ca.crt`,

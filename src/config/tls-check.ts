@@ -3,7 +3,7 @@
 // their keys. Messages name the field and file, never a key's content.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { clientTlsFiles, etcdTls, memberTlsFiles, type TlsFile } from '../commands/etcd-tls';
+import { clientTlsSources, etcdTls, memberTlsFiles, type TlsFile } from '../commands/etcd-tls';
 import { hostsWithRole } from '../commands/layout';
 import type { Inventory } from './inventory';
 import { localFile, resolveSecret, SecretError } from './secrets';
@@ -72,7 +72,7 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
         problems.push(`${where(f)} lacks the ${names[use]} extended key usage`);
   };
 
-  const [caFile, clientCertFile, clientKeyFile] = clientTlsFiles(inv, '') as [
+  const [caFile, clientCertFile, clientKeyFile] = clientTlsSources(inv) as [
     TlsFile,
     TlsFile,
     TlsFile,

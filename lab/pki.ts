@@ -11,6 +11,12 @@ export interface PkiHost {
 }
 
 const DAYS = '825';
+const LEAF = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+export const CLIENT_EXTENSIONS = [
+  ...LEAF,
+  'extendedKeyUsage=clientAuth',
+  'subjectAltName=DNS:api7-ha-client',
+];
 
 async function newKey(file: string) {
   if (existsSync(file)) return;
@@ -26,7 +32,13 @@ async function newKey(file: string) {
   ]);
 }
 
-async function signed(dir: string, name: string, subject: string, extensions: string[]) {
+/** `<name>.crt` (and its key, if missing) signed by the CA in `dir`; kept if already there. */
+export async function signCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: string[],
+) {
   const crt = path.join(dir, `${name}.crt`);
   if (existsSync(crt)) return;
   const key = path.join(dir, `${name}.key`);
@@ -80,18 +92,13 @@ export async function ensureLabPki(dir: string, etcdHosts: PkiHost[]): Promise<v
       '-out',
       caCrt,
     ]);
-  const leaf = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
   for (const h of etcdHosts)
-    await signed(dir, h.name, `/CN=${h.name}`, [
-      ...leaf,
+    await signCertificate(dir, h.name, `/CN=${h.name}`, [
+      ...LEAF,
       'extendedKeyUsage=serverAuth,clientAuth',
       `subjectAltName=IP:${h.address},DNS:${h.name}`,
     ]);
   // No CommonName: etcd's HTTP gateway (which APISIX uses) refuses client certificates
   // that have one (CVE-2018-16886), and over gRPC a CN would act as an etcd user name.
-  await signed(dir, 'client', '/O=api7-ha lab client', [
-    ...leaf,
-    'extendedKeyUsage=clientAuth',
-    'subjectAltName=DNS:api7-ha-client',
-  ]);
+  await signCertificate(dir, 'client', '/O=api7-ha lab client', CLIENT_EXTENSIONS);
 }

@@ -2,11 +2,11 @@
 // schema's rules, and the local certificate checks on real certificates made by openssl.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ensureLabPki } from '../../lab/pki';
+import { CLIENT_EXTENSIONS, ensureLabPki, signCertificate } from '../../lab/pki';
 import { composeArgv } from '../../src/commands/compose';
 import { renderDashboardConf, renderGatewayConfig } from '../../src/commands/config-files';
 import { etcdConfigHash, etcdMembers, etcdRunArgv } from '../../src/commands/etcd';
@@ -17,7 +17,6 @@ import { inventoryWarnings, type Inventory } from '../../src/config/inventory';
 import { InventoryError, parseInventoryText, validateInventory } from '../../src/config/load';
 import { checkEtcdTls } from '../../src/config/tls-check';
 import { projectRoot } from '../../src/paths';
-import { run } from '../../src/util/exec';
 
 const plain = parseInventoryText(
   readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8'),
@@ -344,38 +343,8 @@ describe('local certificate checks', () => {
   });
 
   it("refuses a client certificate with a CommonName, which etcd's HTTP gateway rejects", async () => {
-    const pki = path.join(dir, 'pki');
-    const csr = (
-      await run([
-        'openssl',
-        'req',
-        '-new',
-        '-key',
-        path.join(pki, 'client.key'),
-        '-subj',
-        '/CN=api7',
-      ])
-    ).stdout;
-    await run(
-      [
-        'openssl',
-        'x509',
-        '-req',
-        '-CA',
-        path.join(pki, 'ca.crt'),
-        '-CAkey',
-        path.join(pki, 'ca.key'),
-        '-CAcreateserial',
-        '-days',
-        '30',
-        '-extfile',
-        path.join(pki, 'client.ext'),
-        '-out',
-        path.join(pki, 'cn-client.crt'),
-      ],
-      { input: csr },
-    );
-    copyFileSync(path.join(pki, 'client.key'), path.join(pki, 'cn-client.key'));
+    // Everything like the lab's client certificate, but with a CommonName.
+    await signCertificate(path.join(dir, 'pki'), 'cn-client', '/CN=api7', CLIENT_EXTENSIONS);
     assert.match(
       checkEtcdTls(
         secure({ clientCert: 'pki/cn-client.crt', clientKey: 'file:pki/cn-client.key' }),

@@ -4,7 +4,7 @@ import type { FileArtifact } from '../config/inventory';
 import {
   composeArgv,
   composeContainerArgv,
-  otherProjects,
+  parseServiceContainers,
   serviceContainersArgv,
   type ComposeFlavor,
 } from '../commands/compose';
@@ -19,6 +19,7 @@ import {
 import { bundleTopDir, composeProject, dashboardDir, findHost, hasRole } from '../commands/layout';
 import {
   bundleMarkerPath,
+  dashboardConfPath,
   findBundleImagesArgv,
   imageIdsByTag,
   imagesMarkerPath,
@@ -145,24 +146,25 @@ export async function composeUp(
   overrides: string[] = [],
 ): Promise<ComposeUpResult> {
   const project = composeProject(dir);
-  const others = otherProjects(await ssh.exec(serviceContainersArgv(service)), project);
+  // One listing gives this bundle's container and those of other bundles' projects.
+  const all = parseServiceContainers(await ssh.exec(serviceContainersArgv(service)));
+  const others = all.filter((c) => c.project !== project);
   if (others.length) {
     const ids = others.map((o) => o.id);
     await ssh.exec(['docker', 'stop', '-t', '10', ...ids]); // SIGTERM: requests in flight finish
     await ssh.exec(['docker', 'rm', ...ids]);
   }
   const replaced = [...new Set(others.map((o) => o.project))];
-  const ids = (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean);
-  const running = ids.length
-    ? (await ssh.exec(['docker', 'inspect', '--format', '{{.State.Running}}', ...ids]))
+  const ids = all.filter((c) => c.project === project).map((c) => c.id);
+  const states = ids.length
+    ? (await ssh.exec(['docker', 'inspect', '--format', '{{.State.Running}} {{.Image}}', ...ids]))
         .split('\n')
         .filter(Boolean)
+        .map((l) => l.split(' '))
     : [];
+  const running = states.map(([r]) => r);
   // A container still on an older image of the same tag (a new bundle) is recreated too.
-  const stale =
-    ids.length === 1 &&
-    (await ssh.exec(['docker', 'inspect', '--format', '{{.Image}}', ids[0]!])).trim() !==
-      (await imageId(ssh, image));
+  const stale = ids.length === 1 && states[0]?.[1] !== (await imageId(ssh, image));
   if (ids.length === 1 && running[0] === 'true' && !configChanged && !stale)
     return { changed: replaced.length > 0, id: ids[0]!, restarted: replaced.length > 0, replaced };
   await ssh.exec(
@@ -233,6 +235,43 @@ export async function putClientTls(
   return changed || overrideChanged;
 }
 
+/**
+ * Phases 8 and 10 share this shape: the etcd client TLS files, the config file edited in
+ * place, compose up (recreating on a change), wait until ready, then the rolling pause.
+ */
+export async function configureAndStart(
+  ssh: SshSession,
+  input: DeployInput,
+  o: {
+    flavor: ComposeFlavor;
+    dir: string;
+    service: string;
+    image: string;
+    configFile: string;
+    render: (current: string) => string;
+    waitReady: (up: ComposeUpResult) => Promise<unknown>;
+  },
+): Promise<{ changed: boolean; detail: string }> {
+  const tlsChanged = await putClientTls(ssh, input, o.dir, o.service);
+  const wrote = await syncFile(ssh, o.configFile, o.render);
+  const up = await composeUp(
+    ssh,
+    o.flavor,
+    o.dir,
+    o.service,
+    o.image,
+    wrote || tlsChanged,
+    composeOverrides(input.inventory, o.dir),
+  );
+  await o.waitReady(up);
+  await pauseAfterRestart(input, up);
+  const file = o.configFile.slice(o.configFile.lastIndexOf('/') + 1);
+  return {
+    changed: wrote || tlsChanged || up.changed,
+    detail: `${wrote ? `wrote ${file}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}${composeUpDetail(o.service, up)}`,
+  };
+}
+
 export async function startDashboard(
   input: DeployInput,
   hostName: string,
@@ -240,44 +279,33 @@ export async function startDashboard(
 ): Promise<StepResult> {
   const inv = input.inventory;
   const host = findHost(inv, hostName);
-  const dir = dashboardDir(inv);
   const secrets = {
     dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
     tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
     etcdPassword: etcdPassword(input),
   };
-  return withHost(input, hostName, async (ssh) => {
-    const tlsChanged = await putClientTls(ssh, input, dir, DASHBOARD_SERVICE);
-    const confChanged =
-      (await syncFile(ssh, `${dir}/dashboard_conf/conf.yaml`, (current) =>
-        renderDashboardConf(inv, secrets, current),
-      )) || tlsChanged;
-    const up = await composeUp(
-      ssh,
+  return withHost(input, hostName, async (ssh) => ({
+    host: hostName,
+    ...(await configureAndStart(ssh, input, {
       flavor,
-      dir,
-      DASHBOARD_SERVICE,
-      inv.dashboard.image,
-      confChanged,
-      composeOverrides(inv, dir),
-    );
-    await pollUntil(
-      `the dashboard on ${hostName} to log "${DASHBOARD_READY_LINE}" and answer /ping`,
-      async () => {
-        const logs = await ssh.execRaw(['docker', 'logs', up.id]);
-        if (!(logs.stdout + logs.stderr).includes(DASHBOARD_READY_LINE)) return undefined;
-        const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, {
-          timeoutMs: 2000,
-        });
-        return ping.status === 200 && ping.body.trim() === 'pong' ? true : undefined;
-      },
-      90_000,
-    );
-    await pauseAfterRestart(input, up);
-    return {
-      host: hostName,
-      changed: confChanged || up.changed,
-      detail: `${confChanged ? 'wrote conf.yaml, ' : ''}${composeUpDetail(DASHBOARD_SERVICE, up)}`,
-    };
-  });
+      dir: dashboardDir(inv),
+      service: DASHBOARD_SERVICE,
+      image: inv.dashboard.image,
+      configFile: dashboardConfPath(inv),
+      render: (current) => renderDashboardConf(inv, secrets, current),
+      waitReady: (up) =>
+        pollUntil(
+          `the dashboard on ${hostName} to log "${DASHBOARD_READY_LINE}" and answer /ping`,
+          async () => {
+            const logs = await ssh.execRaw(['docker', 'logs', up.id]);
+            if (!(logs.stdout + logs.stderr).includes(DASHBOARD_READY_LINE)) return undefined;
+            const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, {
+              timeoutMs: 2000,
+            });
+            return ping.status === 200 && ping.body.trim() === 'pong' ? true : undefined;
+          },
+          90_000,
+        ),
+    })),
+  }));
 }

@@ -13,9 +13,8 @@ import {
   type StepResult,
   etcdPassword,
 } from './context';
-import { composeUp, composeUpDetail, pauseAfterRestart, putClientTls } from './control-plane';
-import { composeOverrides } from '../commands/etcd-tls';
-import { syncFile } from './remote-files';
+import { configureAndStart } from './control-plane';
+import { gatewayConfigPath } from '../commands/files';
 
 export const GATEWAY_SERVICE = 'api7-gateway';
 
@@ -84,40 +83,27 @@ export async function startGateway(
 ): Promise<StepResult> {
   const inv = input.inventory;
   const host = findHost(inv, hostName);
-  const dir = gatewayDir(inv);
-  const secrets = {
-    etcdPassword: etcdPassword(input),
-  };
-  return withHost(input, hostName, async (ssh) => {
-    const tlsChanged = await putClientTls(ssh, input, dir, GATEWAY_SERVICE);
-    const configChanged =
-      (await syncFile(ssh, `${dir}/gateway_conf/config.yaml`, (current) =>
-        renderGatewayConfig(inv, clusterId, secrets, current),
-      )) || tlsChanged;
-    const up = await composeUp(
-      ssh,
+  const secrets = { etcdPassword: etcdPassword(input) };
+  return withHost(input, hostName, async (ssh) => ({
+    host: hostName,
+    ...(await configureAndStart(ssh, input, {
       flavor,
-      dir,
-      GATEWAY_SERVICE,
-      inv.gateway.image,
-      configChanged,
-      composeOverrides(inv, dir),
-    );
-    await pollUntil(
-      `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
-      async () =>
-        etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort))
-          ? true
-          : undefined,
-      90_000,
-    );
-    await pauseAfterRestart(input, up);
-    return {
-      host: hostName,
-      changed: configChanged || up.changed,
-      detail: `${configChanged ? 'wrote config.yaml, ' : ''}${composeUpDetail(GATEWAY_SERVICE, up)}`,
-    };
-  });
+      dir: gatewayDir(inv),
+      service: GATEWAY_SERVICE,
+      image: inv.gateway.image,
+      configFile: gatewayConfigPath(inv),
+      render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
+      waitReady: () =>
+        pollUntil(
+          `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
+          async () =>
+            etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort))
+              ? true
+              : undefined,
+          90_000,
+        ),
+    })),
+  }));
 }
 
 export function smokeRoute(input: DeployInput): Route {

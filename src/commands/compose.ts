@@ -48,14 +48,11 @@ export const serviceContainersArgv = (service: string) => [
   '{{.ID}} {{.Label "com.docker.compose.project"}}',
 ];
 
-/** Containers of the service that belong to another compose project (an older bundle). */
-export function otherProjects(
-  output: string,
-  project: string,
-): Array<{ id: string; project: string }> {
+/** Parse serviceContainersArgv's output: each container with its compose project. */
+export function parseServiceContainers(output: string): Array<{ id: string; project: string }> {
   return output
     .split('\n')
     .map((l) => l.trim().split(' '))
-    .filter(([id, p]) => id && p !== project)
-    .map(([id = '', p = '']) => ({ id, project: p }));
+    .filter(([id]) => id)
+    .map(([id = '', project = '']) => ({ id, project }));
 }

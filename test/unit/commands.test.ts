@@ -13,7 +13,11 @@ import {
   renderGatewayConfig,
   REDACTED,
 } from '../../src/commands/config-files';
-import { composeArgv, otherProjects, serviceContainersArgv } from '../../src/commands/compose';
+import {
+  composeArgv,
+  parseServiceContainers,
+  serviceContainersArgv,
+} from '../../src/commands/compose';
 import { bundleTopDir, composeProject, portsFor } from '../../src/commands/layout';
 import {
   availableKiB,
@@ -268,12 +272,13 @@ describe('drill commands', () => {
 });
 
 describe('upgrades and rolling restarts', () => {
-  it("finds the same service's containers of other compose projects (older bundles)", () => {
+  it("lists a service's containers with their compose projects (ours and older bundles')", () => {
     const out = 'aaa api7-21322091-dp\nbbb api7-21322099-dp\n\n';
-    assert.deepEqual(otherProjects(out, 'api7-21322099-dp'), [
+    assert.deepEqual(parseServiceContainers(out), [
       { id: 'aaa', project: 'api7-21322091-dp' },
+      { id: 'bbb', project: 'api7-21322099-dp' },
     ]);
-    assert.deepEqual(otherProjects('', 'p'), []);
+    assert.deepEqual(parseServiceContainers(''), []);
     assert.deepEqual(serviceContainersArgv('api7-gateway').slice(0, 5), [
       'docker',
       'ps',

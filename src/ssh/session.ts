@@ -1,8 +1,8 @@
 // SSH to one host with ssh2: pinned host keys, key auth, argv commands quoted for the
 // remote shell, optional sudo. Errors say which host and whether retrying can help.
-import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { quote } from 'shell-quote';
+import { readLocalTextIfExists } from '../config/local-files';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from './host-keys';
 
 export interface SshTarget {
@@ -94,18 +94,10 @@ export class SshSession {
   }
 
   static connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
-    let known: string[] = [];
-    if (target.knownHostsFile) {
-      try {
-        known = knownHostFingerprints(
-          readFileSync(target.knownHostsFile, 'utf8'),
-          target.address,
-          target.port,
-        );
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
+    const knownHosts = target.knownHostsFile
+      ? readLocalTextIfExists(target.knownHostsFile, 'ssh.knownHosts', 'knownHosts')
+      : undefined;
+    const known = knownHosts ? knownHostFingerprints(knownHosts, target.address, target.port) : [];
     const client = new Client();
     let hostKeyError: HostKeyError | undefined;
     return new Promise((resolve, reject) => {

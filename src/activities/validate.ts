@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
 import { inventoryArtifacts, inventoryWarnings, type Inventory } from '../config/inventory';
 import { LocalFileError, openLocalFile, readLocalTextIfExists } from '../config/local-files';
-import { readBundleIndex } from '../config/bundle-index';
+import { checkGzip, readBundleIndex } from '../config/bundle-index';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { checkSshKey, sshKeyRefs } from '../config/ssh-key';
 import { checkEtcdTls } from '../config/tls-check';
@@ -42,7 +42,9 @@ const BUNDLE_KINDS: Record<string, BundleKind> = {
 async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[]) {
   for (const { field, artifact } of inventoryArtifacts(inv)) {
     const file = localFile(artifact.path, baseDir);
+    const kind = BUNDLE_KINDS[field];
     try {
+      if (kind) await checkGzip(file, `${field}.path`);
       const actual = await sha256File(file, `${field}.path`);
       if (actual !== artifact.sha256) {
         problems.push(
@@ -50,7 +52,6 @@ async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[
         );
         continue;
       }
-      const kind = BUNDLE_KINDS[field];
       if (!kind) continue;
       const { entries } = await readBundleIndex(file, `${field}.path`);
       const top = bundleTopDir(artifact);

@@ -24,6 +24,19 @@ export interface BundleIndex {
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 
+/** A bundle must start like gzip: checked before anything reads the whole file. */
+export async function checkGzip(file: string, field: string): Promise<void> {
+  const opened = await openLocalFile(file, field, 'artifact');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await opened.handle.read(head, 0, 2, 0);
+    if (bytesRead < 2 || !head.equals(GZIP_MAGIC))
+      throw new LocalFileError(field, file, 'is not a gzip-compressed tarball');
+  } finally {
+    await opened.handle.close();
+  }
+}
+
 /** The tarball's entries; throws LocalFileError (naming `field` and the file) when it cannot be read. */
 export async function readBundleIndex(
   file: string,

@@ -91,6 +91,40 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
   return result;
 }
 
+/**
+ * What every workflow's activities read on the worker: secret references (which must
+ * resolve, and SSH keys parse), known_hosts and the etcd certificates. Values are
+ * dropped at once; messages name fields and files only.
+ */
+export function referenceProblems(inv: Inventory, baseDir: string): string[] {
+  const problems: string[] = [];
+  const refs: Array<[string, string | undefined]> = [
+    ['dashboard.password', inv.dashboard.password],
+    ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
+    ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],
+  ];
+  for (const [field, ref] of refs) {
+    if (!ref) continue;
+    try {
+      resolveSecret(ref, field, baseDir);
+    } catch (e) {
+      problems.push(e instanceof SecretError ? e.message : `${field}: cannot be read`);
+    }
+  }
+  for (const [field, ref] of sshKeyRefs(inv)) {
+    const problem = checkSshKey(ref, field, baseDir);
+    if (problem) problems.push(problem);
+  }
+  if (inv.ssh.knownHosts)
+    try {
+      readLocalTextIfExists(localFile(inv.ssh.knownHosts, baseDir), 'ssh.knownHosts', 'knownHosts');
+    } catch (e) {
+      problems.push(e instanceof LocalFileError ? e.message : 'ssh.knownHosts: cannot be read');
+    }
+  problems.push(...checkEtcdTls(inv, baseDir));
+  return problems;
+}
+
 /** Schema, meaning, secret references and artifacts: everything checkable on this machine. */
 export async function checkInventoryLocally(input: DeployInput): Promise<ValidateResult> {
   let inv;
@@ -101,36 +135,7 @@ export async function checkInventoryLocally(input: DeployInput): Promise<Validat
       throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
     throw e;
   }
-  const problems: string[] = [];
-  // References must resolve now; the values are dropped at once.
-  const refs: Array<[string, string | undefined]> = [
-    ['dashboard.password', inv.dashboard.password],
-    ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
-    ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],
-  ];
-  for (const [field, ref] of refs) {
-    if (!ref) continue;
-    try {
-      resolveSecret(ref, field, input.baseDir);
-    } catch (e) {
-      problems.push(e instanceof SecretError ? e.message : `${field}: ${String(e)}`);
-    }
-  }
-  for (const [field, ref] of sshKeyRefs(inv)) {
-    const problem = checkSshKey(ref, field, input.baseDir);
-    if (problem) problems.push(problem);
-  }
-  if (inv.ssh.knownHosts)
-    try {
-      readLocalTextIfExists(
-        localFile(inv.ssh.knownHosts, input.baseDir),
-        'ssh.knownHosts',
-        'knownHosts',
-      );
-    } catch (e) {
-      problems.push(e instanceof LocalFileError ? e.message : 'ssh.knownHosts: cannot be read');
-    }
-  problems.push(...checkEtcdTls(inv, input.baseDir));
+  const problems = referenceProblems(inv, input.baseDir);
   await checkArtifacts(inv, input.baseDir, problems);
   if (problems.length)
     throw ApplicationFailure.nonRetryable(

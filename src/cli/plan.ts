@@ -21,8 +21,11 @@ async function fromBundle(
       name,
     );
   } catch (e) {
-    // A missing or unreadable bundle still gets a plan; `inventory check` says why.
-    if (e instanceof LocalFileError) console.warn(`warning: ${e.message}`);
+    // A bundle not downloaded yet still gets a plan; anything else that is no bundle is refused.
+    if (!(e instanceof LocalFileError) || e.why !== 'does not exist') throw e;
+    console.warn(
+      `warning: ${e.message}; the plan shows the config files without the vendor's defaults`,
+    );
     return undefined;
   }
 }

@@ -49,6 +49,14 @@ export function fieldPath(p: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
+const YAML_TYPE: Record<string, string> = {
+  boolean: 'true or false',
+  number: 'a number',
+  string: 'a string',
+  array: 'a list',
+  object: 'a mapping',
+};
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const base = issue.path.length ? `${fieldPath(issue.path)}.` : '';
@@ -56,6 +64,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined'))
     return `${fieldPath(issue.path)}: is required`;
+  // zod's own words name its types; ours name what YAML the field takes.
+  if (issue.code === 'invalid_type' && !issue.message.startsWith('must'))
+    return `${fieldPath(issue.path)}: must be ${YAML_TYPE[issue.expected] ?? issue.expected}`;
   return `${fieldPath(issue.path)}: ${issue.message}`;
 }
 

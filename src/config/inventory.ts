@@ -203,7 +203,9 @@ const httpUrl = z.string().transform((v, ctx) => {
     return z.NEVER;
   }
   try {
-    return new URL(v).href;
+    // The URL standard's spelling, without a bare trailing / so paths can be appended.
+    const u = new URL(v);
+    return u.pathname === '/' && !u.search && !u.hash ? u.origin : u.href;
   } catch {
     ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
     return z.NEVER;

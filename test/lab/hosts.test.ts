@@ -1,6 +1,9 @@
 // The lab hosts are real: separate sshd (with pinned host keys) and separate Docker engines.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SshSession, HostKeyError } from '../../src/ssh/session';
 import { sshTarget } from '../../src/ssh/targets';
 import type { LoadedInventory } from '../../src/config/load';
@@ -86,10 +89,13 @@ describe('lab hosts over ssh2 with host-key verification', () => {
   it('refuses a host that is in no known_hosts and not pinned', async () => {
     const host = lab.inventory.hosts[0]!;
     const target = sshTarget(lab.inventory, host, lab.baseDir);
+    const empty = path.join(mkdtempSync(path.join(os.tmpdir(), 'api7ha-kh-')), 'known_hosts');
+    writeFileSync(empty, '');
     await assert.rejects(
-      SshSession.connect({ ...target, pinnedHostKey: undefined, knownHostsFile: '/dev/null' }),
+      SshSession.connect({ ...target, pinnedHostKey: undefined, knownHostsFile: empty }),
       (e: unknown) => e instanceof HostKeyError && /is unknown/.test(e.message),
     );
+    rmSync(path.dirname(empty), { recursive: true, force: true });
   });
 
   it('quotes hostile argv so the remote shell never interprets it', async () => {

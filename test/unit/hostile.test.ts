@@ -634,7 +634,7 @@ describe('hostile inputs are refused by field, fast, without secrets', () => {
     assert.equal(inv.hosts[0]!.address, 'ha1.example.com');
     assert.equal(inv.hosts[0]!.ssh!.hostKey, 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU');
     assert.equal(inv.etcd.dataDir, '/usr/local/etcd/data');
-    assert.equal(inv.loadBalancers.controlPlane, 'http://lb.example.com:9000/');
+    assert.equal(inv.loadBalancers.controlPlane, 'http://lb.example.com:9000');
     assert.deepEqual(inv.smokeTest.upstream, ['echo.local:80']);
   });
 

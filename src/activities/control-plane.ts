@@ -16,24 +16,23 @@ import {
   COMPOSE_OVERRIDE_HEADER,
   renderComposeOverride,
 } from '../commands/etcd-tls';
+import { composeProject, findHost } from '../commands/layout';
 import {
-  bundleDir,
-  bundleTopDir,
-  composeProject,
-  dashboardDir,
-  findHost,
-  hasRole,
-} from '../commands/layout';
+  containerStatesArgv,
+  imageIdArgv,
+  loadImageArgv,
+  removeContainersArgv,
+  stopContainersArgv,
+} from '../commands/docker';
+import { bundled, bundledOn, bundleDir, bundleTopDir, configPath } from '../model/components';
 import {
   bundleMarkerPath,
-  dashboardConfPath,
   findBundleImagesArgv,
   imageIdsByTag,
   imagesMarkerPath,
   readImageManifestsArgv,
   unpackBundleArgv,
 } from '../commands/files';
-import { httpRequest } from '../util/http';
 import type { SshSession } from '../ssh/session';
 import {
   etcdPassword,
@@ -45,10 +44,11 @@ import {
   type DeployInput,
   type StepResult,
 } from './context';
+import { dashboardProblem } from './health';
 import { putTlsFiles, readGuarded, syncFile, writeGuarded } from './remote-files';
 
-export const DASHBOARD_SERVICE = 'api7-dashboard';
-export const DASHBOARD_READY_LINE = 'The manager-api is running successfully!';
+/** The vendor's dashboard takes tens of seconds to come up on a loaded host. */
+const DASHBOARD_START_MS = 90_000;
 
 /** Unpack a bundle once per sha256 (tar would otherwise reset the config files every time). */
 async function unpackBundle(
@@ -85,7 +85,7 @@ async function noteImageManifests(
 
 /** The id of an image on the host, or undefined when it is not there. */
 export async function imageId(ssh: SshSession, image: string): Promise<string | undefined> {
-  const r = await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image]);
+  const r = await ssh.execRaw(imageIdArgv(image));
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -108,7 +108,7 @@ async function loadBundleImage(
   const have = await imageId(ssh, image);
   if (have && (!want || have === want)) return false;
   const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
-  for (const f of files) await ssh.exec(['docker', 'load', '-i', f]);
+  for (const f of files) await ssh.exec(loadImageArgv(f));
   const loaded = await imageId(ssh, image);
   if (!loaded || (want && loaded !== want))
     throw ApplicationFailure.nonRetryable(
@@ -123,12 +123,7 @@ export async function loadImages(input: DeployInput, hostName: string): Promise<
   const host = findHost(inv, hostName);
   return withHost(input, hostName, async (ssh) => {
     const done: string[] = [];
-    const parts: Array<[FileArtifact, string, string]> = [];
-    if (hasRole(host, 'control-plane'))
-      parts.push([inv.dashboard.bundle, inv.dashboard.installDir, inv.dashboard.image]);
-    if (hasRole(host, 'data-plane'))
-      parts.push([inv.gateway.bundle, inv.gateway.installDir, inv.gateway.image]);
-    for (const [bundle, installDir, image] of parts) {
+    for (const { bundle, installDir, image } of bundledOn(inv, host)) {
       if (await unpackBundle(ssh, bundle, installDir))
         done.push(`unpacked ${bundleTopDir(bundle)}`);
       if (await loadBundleImage(ssh, bundle, installDir, image)) done.push(`loaded ${image}`);
@@ -171,13 +166,13 @@ export async function composeUp(
   const others = all.filter((c) => c.project !== project);
   if (others.length) {
     const ids = others.map((o) => o.id);
-    await ssh.exec(['docker', 'stop', '-t', '10', ...ids]); // SIGTERM: requests in flight finish
-    await ssh.exec(['docker', 'rm', ...ids]);
+    await ssh.exec(stopContainersArgv(ids));
+    await ssh.exec(removeContainersArgv(ids));
   }
   const replaced = [...new Set(others.map((o) => o.project))];
   const ids = all.filter((c) => c.project === project).map((c) => c.id);
   const states = ids.length
-    ? (await ssh.exec(['docker', 'inspect', '--format', '{{.State.Running}} {{.Image}}', ...ids]))
+    ? (await ssh.exec(containerStatesArgv(ids)))
         .split('\n')
         .filter(Boolean)
         .map((l) => l.split(' '))
@@ -304,7 +299,7 @@ export async function startDashboard(
   flavor: ComposeFlavor,
 ): Promise<StepResult> {
   const inv = input.inventory;
-  const host = findHost(inv, hostName);
+  const dashboard = bundled(inv, 'control-plane');
   const secrets = {
     dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
     tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
@@ -314,23 +309,16 @@ export async function startDashboard(
     host: hostName,
     ...(await configureAndStart(ssh, input, {
       flavor,
-      dir: dashboardDir(inv),
-      service: DASHBOARD_SERVICE,
-      image: inv.dashboard.image,
-      configFile: dashboardConfPath(inv),
+      dir: dashboard.dir,
+      service: dashboard.composeService,
+      image: dashboard.image,
+      configFile: configPath(dashboard),
       render: (current) => renderDashboardConf(inv, secrets, current),
-      waitReady: (up) =>
+      waitReady: () =>
         pollUntil(
-          `the dashboard on ${hostName} to log "${DASHBOARD_READY_LINE}" and answer /ping`,
-          async () => {
-            const logs = await ssh.execRaw(['docker', 'logs', up.id]);
-            if (!(logs.stdout + logs.stderr).includes(DASHBOARD_READY_LINE)) return undefined;
-            const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, {
-              timeoutMs: 2000,
-            });
-            return ping.status === 200 && ping.body.trim() === 'pong' ? true : undefined;
-          },
-          90_000,
+          `the dashboard on ${hostName} to be ready`,
+          async () => ((await dashboardProblem(ssh, input, hostName)) ? undefined : true),
+          DASHBOARD_START_MS,
         ),
     })),
   }));

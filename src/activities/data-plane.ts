@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DashboardApiError, DashboardClient, type Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
-import { findHost, gatewayDir } from '../commands/layout';
+import { bundled, configPath } from '../model/components';
 import { httpRequest } from '../util/http';
 import {
   pollUntil,
@@ -14,9 +14,10 @@ import {
   etcdPassword,
 } from './context';
 import { configureAndStart } from './control-plane';
-import { gatewayConfigPath } from '../commands/files';
+import { gatewayProblem } from './health';
 
-export const GATEWAY_SERVICE = 'api7-gateway';
+/** A gateway waits for etcd at start; on a loaded host that takes a while. */
+const GATEWAY_START_MS = 90_000;
 
 export async function dashboardLogin(input: DeployInput): Promise<DashboardClient> {
   const inv = input.inventory;
@@ -65,16 +66,6 @@ export async function ensureGatewayCluster(
   );
 }
 
-export async function gatewayMetrics(address: string, port: number): Promise<string> {
-  const r = await httpRequest(`http://${address}:${port}/apisix/prometheus/metrics`, {
-    timeoutMs: 2000,
-  });
-  if (r.status !== 200) throw new Error(`metrics answered HTTP ${r.status}`);
-  return r.body;
-}
-
-export const etcdReachable = (metrics: string) => /^apisix_etcd_reachable\s+1\b/m.test(metrics);
-
 export async function startGateway(
   input: DeployInput,
   hostName: string,
@@ -82,25 +73,22 @@ export async function startGateway(
   clusterId: string,
 ): Promise<StepResult> {
   const inv = input.inventory;
-  const host = findHost(inv, hostName);
+  const gateway = bundled(inv, 'data-plane');
   const secrets = { etcdPassword: etcdPassword(input) };
   return withHost(input, hostName, async (ssh) => ({
     host: hostName,
     ...(await configureAndStart(ssh, input, {
       flavor,
-      dir: gatewayDir(inv),
-      service: GATEWAY_SERVICE,
-      image: inv.gateway.image,
-      configFile: gatewayConfigPath(inv),
+      dir: gateway.dir,
+      service: gateway.composeService,
+      image: gateway.image,
+      configFile: configPath(gateway),
       render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
       waitReady: () =>
         pollUntil(
           `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
-          async () =>
-            etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort))
-              ? true
-              : undefined,
-          90_000,
+          async () => ((await gatewayProblem(input, hostName)) ? undefined : true),
+          GATEWAY_START_MS,
         ),
     })),
   }));

@@ -3,16 +3,8 @@ import { localFileSize } from '../config/local-files';
 import { localFile } from '../config/secrets';
 import { quote } from 'shell-quote';
 import { artifactField, type Host, type Inventory } from '../config/inventory';
-import {
-  artifactsFor,
-  composeProject,
-  dashboardDir,
-  findHost,
-  gatewayDir,
-  portsFor,
-  STAGING_DIR,
-} from '../commands/layout';
-import { COMPOSE_SERVICE } from '../commands/drills';
+import { artifactsFor, composeProject, findHost, portsFor, STAGING_DIR } from '../commands/layout';
+import { bundledComponents } from '../model/components';
 import { LABEL_CLUSTER } from '../commands/etcd';
 import { type ComposeFlavor } from '../commands/compose';
 import {
@@ -44,9 +36,10 @@ export interface PreflightResult {
 async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<boolean> {
   const filters = [
     `label=${LABEL_CLUSTER}=${inv.cluster}`,
-    `label=com.docker.compose.project=${composeProject(dashboardDir(inv))}`,
-    `label=com.docker.compose.project=${composeProject(gatewayDir(inv))}`,
-    ...Object.values(COMPOSE_SERVICE).map((s) => `label=com.docker.compose.service=${s}`),
+    ...bundledComponents(inv).map(
+      (b) => `label=com.docker.compose.project=${composeProject(b.dir)}`,
+    ),
+    ...bundledComponents(inv).map((b) => `label=com.docker.compose.service=${b.composeService}`),
   ];
   for (const f of filters)
     if ((await ssh.execRaw(['docker', 'ps', '-q', '--filter', f])).stdout.trim()) return true;

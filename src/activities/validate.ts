@@ -8,12 +8,8 @@ import { checkGzip, readBundleIndex } from '../config/bundle-index';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { checkSshKey, sshKeyRefs } from '../config/ssh-key';
 import { checkEtcdTls } from '../config/tls-check';
-import {
-  bundleEntryProblems,
-  bundleLayoutProblems,
-  type BundleKind,
-} from '../commands/bundle-contents';
-import { bundleTopDir } from '../commands/layout';
+import { bundleEntryProblems, bundleLayoutProblems } from '../commands/bundle-contents';
+import { bundledComponents, bundleTopDir } from '../model/components';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
@@ -33,16 +29,11 @@ export async function sha256File(file: string, field = 'artifact'): Promise<stri
   }
 }
 
-const BUNDLE_KINDS: Record<string, BundleKind> = {
-  'dashboard.bundle': 'dashboard',
-  'gateway.bundle': 'gateway',
-};
-
 /** Each artifact: a regular file of bounded size with the pinned sha256; bundles also by their index. */
 async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[]) {
   for (const { field, artifact } of inventoryArtifacts(inv)) {
     const file = localFile(artifact.path, baseDir);
-    const kind = BUNDLE_KINDS[field];
+    const kind = bundledComponents(inv).find((b) => b.bundleField === field);
     try {
       if (kind) await checkGzip(file, `${field}.path`);
       const actual = await sha256File(file, `${field}.path`);

@@ -5,28 +5,26 @@ import http from 'node:http';
 import https from 'node:https';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { faultArgv, restoreArgv, type Component } from '../commands/drills';
+import { composePluginArgv } from '../commands/docker';
+import { faultArgv, restoreArgv } from '../commands/drills';
 import { etcdMembers } from '../commands/etcd';
-import { composeProject, dashboardDir, findHost, hostsWithRole } from '../commands/layout';
+import { findHost } from '../commands/layout';
+import { hostsWith, type ComponentName } from '../model/components';
 import { clusterHealth, memberHealth, memberKvHash } from '../etcd/health';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { httpRequest } from '../util/http';
 import type { ProbeStats } from '../workflows/journal';
 import { heartbeat, keepHeartbeating, pollUntil, withHost, type DeployInput } from './context';
-import { DASHBOARD_READY_LINE, DASHBOARD_SERVICE } from './control-plane';
-import { dashboardLogin, etcdReachable, gatewayMetrics, smokeRoute } from './data-plane';
+import { dashboardLogin, smokeRoute } from './data-plane';
 import { etcdAccess } from './etcd';
-
-export type { Component } from '../commands/drills';
+import { dashboardProblem, gatewayProblem, problemText } from './health';
 import type { ComposeFlavor } from '../commands/compose';
-
-const problemText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
 async function composeFlavor(
   ssh: Parameters<Parameters<typeof withHost>[2]>[0],
 ): Promise<ComposeFlavor> {
-  return (await ssh.execRaw(['docker', 'compose', 'version'])).code === 0 ? 'plugin' : 'standalone';
+  return (await ssh.execRaw(composePluginArgv())).code === 0 ? 'plugin' : 'standalone';
 }
 
 /** The gateway cluster the deploy created (by name), or the fixed one. */
@@ -71,36 +69,12 @@ export interface SteadyState {
   clusterId?: string;
 }
 
-async function dashboardRunning(input: DeployInput, hostName: string): Promise<string | undefined> {
-  const inv = input.inventory;
-  const host = findHost(inv, hostName);
-  const dir = dashboardDir(inv);
-  return withHost(input, hostName, async (ssh) => {
-    const r = await ssh.execRaw([
-      'docker',
-      'ps',
-      '-q',
-      '--filter',
-      `label=com.docker.compose.project=${composeProject(dir)}`,
-      '--filter',
-      `label=com.docker.compose.service=${DASHBOARD_SERVICE}`,
-    ]);
-    if (!r.stdout.trim()) return `dashboard on ${hostName} is not running`;
-    const ping = await httpRequest(`http://${host.address}:${inv.dashboard.port}/ping`, {
-      timeoutMs: 2000,
-    }).catch((e: unknown) => ({ status: 0, body: problemText(e) }));
-    return ping.status === 200 && ping.body.trim() === 'pong'
-      ? undefined
-      : `dashboard on ${hostName} does not answer /ping`;
-  });
-}
-
 async function gatewayServing(input: DeployInput, hostName: string): Promise<string | undefined> {
   const inv = input.inventory;
   const host = findHost(inv, hostName);
   try {
-    if (!etcdReachable(await gatewayMetrics(host.address, inv.gateway.metricsPort)))
-      return `gateway on ${hostName} reports apisix_etcd_reachable 0`;
+    const notReady = await gatewayProblem(input, hostName);
+    if (notReady) return notReady;
     const r = await httpRequest(
       `http://${host.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`,
       { headers: { host: inv.smokeTest.host }, timeoutMs: 3000 },
@@ -124,13 +98,13 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
       etcdMembers(inv).map((m) => m.name),
     );
     problems.push(...etcd.problems.map((p) => `etcd: ${p}`));
-    for (const h of hostsWithRole(inv, 'control-plane')) {
-      const p = await dashboardRunning(input, h.name).catch(
+    for (const h of hostsWith(inv, 'control-plane')) {
+      const p = await withHost(input, h.name, (ssh) => dashboardProblem(ssh, input, h.name)).catch(
         (e: unknown) => `${h.name}: ${problemText(e)}`,
       );
       if (p) problems.push(p);
     }
-    for (const h of hostsWithRole(inv, 'data-plane')) {
+    for (const h of hostsWith(inv, 'data-plane')) {
       const p = await gatewayServing(input, h.name);
       if (p) problems.push(p);
     }
@@ -166,7 +140,7 @@ async function dataPlaneOnce(input: DeployInput, agent?: http.Agent): Promise<st
 export async function stopComponent(
   input: DeployInput,
   hostName: string,
-  component: Component,
+  component: ComponentName,
 ): Promise<string> {
   return withHost(input, hostName, async (ssh) => {
     const argv = faultArgv(input.inventory, await composeFlavor(ssh), component);
@@ -179,7 +153,7 @@ export async function stopComponent(
 export async function startComponent(
   input: DeployInput,
   hostName: string,
-  component: Component,
+  component: ComponentName,
 ): Promise<string> {
   return withHost(input, hostName, async (ssh) => {
     const argv = restoreArgv(input.inventory, await composeFlavor(ssh), component);
@@ -269,41 +243,25 @@ export async function probeLoadBalancer(
 export async function waitRecovered(
   input: DeployInput,
   hostName: string,
-  component: Component,
+  component: ComponentName,
   timeoutMs: number,
 ): Promise<number> {
   const t0 = Date.now();
   const host = findHost(input.inventory, hostName);
-  if (component === 'gateway')
+  if (component === 'data-plane')
     await pollUntil(
       `the gateway on ${hostName} to serve again`,
       async () => ((await gatewayServing(input, hostName)) ? undefined : true),
       timeoutMs,
       250,
     );
-  else if (component === 'dashboard')
+  else if (component === 'control-plane')
     await pollUntil(
-      `the dashboard on ${hostName} to log its ready line and answer /ping`,
-      async () => {
-        const p = await dashboardRunning(input, hostName);
-        if (p) return undefined;
-        return withHost(input, hostName, async (ssh) => {
-          const id =
-            (
-              await ssh.exec([
-                'docker',
-                'ps',
-                '-q',
-                '--filter',
-                `label=com.docker.compose.project=${composeProject(dashboardDir(input.inventory))}`,
-              ])
-            )
-              .trim()
-              .split('\n')[0] ?? '';
-          const logs = await ssh.execRaw(['docker', 'logs', id]);
-          return (logs.stdout + logs.stderr).includes(DASHBOARD_READY_LINE) ? true : undefined;
-        });
-      },
+      `the dashboard on ${hostName} to be ready again`,
+      async () =>
+        (await withHost(input, hostName, (ssh) => dashboardProblem(ssh, input, hostName)))
+          ? undefined
+          : true,
       timeoutMs,
       250,
     );
@@ -377,7 +335,7 @@ export async function etcdDrillChecks(
     // Every gateway, asked directly, must route it (the load balancer would hide a laggard).
     const gateways = [
       new URL(inv.smokeTest.uri, inv.loadBalancers.dataPlane).toString(),
-      ...hostsWithRole(inv, 'data-plane').map(
+      ...hostsWith(inv, 'data-plane').map(
         (h) => `http://${h.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`,
       ),
     ];

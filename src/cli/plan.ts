@@ -2,11 +2,10 @@
 import { loadInventory } from '../config/load';
 import { localFile } from '../config/secrets';
 import { deployPlan, renderPlan, type VendorFiles } from '../commands/plan';
-import { bundleTopDir } from '../commands/layout';
+import { bundled, bundleTopDir } from '../model/components';
 import type { Inventory } from '../config/inventory';
 import { readBundleIndex } from '../config/bundle-index';
 import { LocalFileError } from '../config/local-files';
-import { DASHBOARD_CONF, GATEWAY_CONFIG } from '../commands/files';
 
 /** The vendor's config file out of a local bundle (undefined when it is not there yet). */
 async function fromBundle(
@@ -42,13 +41,13 @@ export async function planCommand(opts: {
       inventory.dashboard.bundle,
       'dashboard.bundle.path',
       baseDir,
-      DASHBOARD_CONF,
+      bundled(inventory, 'control-plane').configFile,
     ),
     gatewayConfig: await fromBundle(
       inventory.gateway.bundle,
       'gateway.bundle.path',
       baseDir,
-      GATEWAY_CONFIG,
+      bundled(inventory, 'data-plane').configFile,
     ),
   };
   const plan = deployPlan(inventory, baseDir, opts.compose, vendor);

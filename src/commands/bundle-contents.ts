@@ -4,9 +4,8 @@
 // every entry stays inside the bundle's own directory, no link leads out of it or sits
 // where api7-ha writes or reads, and nothing is a device, FIFO or set-id file.
 import { COMPOSE_OVERRIDE_FILE, CLIENT_TLS_DIR } from './etcd-tls';
-import { BUNDLE_MARKER, DASHBOARD_CONF, GATEWAY_CONFIG, IMAGES_MARKER } from './files';
-
-export type BundleKind = 'dashboard' | 'gateway';
+import type { BundledComponent } from '../model/components';
+import { BUNDLE_MARKER, IMAGES_MARKER } from './files';
 
 /** One entry of a tarball's index, as the tar parser reports it. */
 export interface BundleEntry {
@@ -16,16 +15,10 @@ export interface BundleEntry {
   mode?: number;
 }
 
-/** What the guide's layout needs in each bundle. */
-export const BUNDLE_LAYOUT: Record<BundleKind, readonly string[]> = {
-  dashboard: ['docker-compose.yaml', 'dashboard_conf', 'images'],
-  gateway: ['docker-compose.yaml', 'gateway_conf', 'images'],
-};
-
 /** Paths in a bundle (relative to its directory) that api7-ha writes or reads on a host. */
-export function touchedBundlePaths(kind: BundleKind): string[] {
+export function touchedBundlePaths(component: BundledComponent): string[] {
   return [
-    kind === 'dashboard' ? DASHBOARD_CONF : GATEWAY_CONFIG,
+    component.configFile,
     'docker-compose.yaml',
     COMPOSE_OVERRIDE_FILE,
     CLIENT_TLS_DIR,
@@ -86,13 +79,13 @@ function resolveInside(
 export function bundleEntryProblems(
   field: string,
   top: string,
-  kind: BundleKind,
+  component: BundledComponent,
   entries: readonly BundleEntry[],
 ): string[] {
   const problems: string[] = [];
   const refuse = (e: BundleEntry, why: string) =>
     problems.push(`${field}: entry ${show(e.path)} ${why}`);
-  const touched = touchedBundlePaths(kind).map((p) => `${top}/${p}`);
+  const touched = touchedBundlePaths(component).map((p) => `${top}/${p}`);
   const symlinks = new Map<string, string>();
   const names = new Map<BundleEntry, string>();
 
@@ -177,13 +170,13 @@ export function bundleLayoutProblems(
   field: string,
   file: string,
   top: string,
-  kind: BundleKind,
+  component: BundledComponent,
   entries: readonly BundleEntry[],
 ): string[] {
   const names = entries.map((e) => segments(e.path).join('/'));
   // Directories may be listed only through the files in them.
   const has = (p: string) => names.some((n) => n === p || n.startsWith(`${p}/`));
-  return BUNDLE_LAYOUT[kind]
+  return component.layout
     .filter((need) => !has(`${top}/${need}`))
     .map((need) => `${field}.path: ${file} has no ${top}/${need} (is it the vendor bundle?)`);
 }

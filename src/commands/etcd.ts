@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Host, Inventory } from '../config/inventory';
 import { ETCD_CERTS_IN_CONTAINER, etcdScheme, etcdTls } from './etcd-tls';
-import { hostsWithRole } from './layout';
+import { hostsWith } from '../model/components';
 
 export const LABEL_CONFIG = 'api7-ha.config';
 export const LABEL_CLUSTER = 'api7-ha.cluster';
@@ -16,7 +16,7 @@ export interface EtcdMember {
 
 export function etcdMembers(inv: Inventory): EtcdMember[] {
   const scheme = etcdScheme(inv);
-  return hostsWithRole(inv, 'etcd').map((host, i) => ({
+  return hostsWith(inv, 'etcd').map((host, i) => ({
     name: `${inv.etcd.memberNamePrefix}-${i + 1}`,
     host,
     peerUrl: `${scheme}://${host.address}:${inv.etcd.peerPort}`,

@@ -2,8 +2,9 @@
 // through sudo for a non-root SSH user, so sudo.ts derives the sudoers rules from these
 // same builders: every argument is fixed by the inventory, and file contents travel on
 // stdin, never as arguments.
-import type { FileArtifact, Inventory } from '../config/inventory';
-import { bundleTopDir, dashboardDir, gatewayDir, stagedPath } from './layout';
+import type { FileArtifact } from '../config/inventory';
+import { bundleTopDir } from '../model/components';
+import { stagedPath } from './layout';
 
 /** prepare: whether a directory is there, and making it. */
 export const dirExistsArgv = (dir: string) => ['test', '-d', dir];
@@ -54,12 +55,6 @@ export const guardedSha256Argv = (dir: string, file: string) => guarded('sha256'
 /** Write stdin to `file` with umask 077, then set its mode. */
 export const guardedWriteArgv = (dir: string, file: string, mode: string) =>
   guarded('write', dir, file, mode);
-
-/** The config files the guide edits by hand, inside their bundles. */
-export const DASHBOARD_CONF = 'dashboard_conf/conf.yaml';
-export const GATEWAY_CONFIG = 'gateway_conf/config.yaml';
-export const dashboardConfPath = (inv: Inventory) => `${dashboardDir(inv)}/${DASHBOARD_CONF}`;
-export const gatewayConfigPath = (inv: Inventory) => `${gatewayDir(inv)}/${GATEWAY_CONFIG}`;
 
 /** Beside an unpacked bundle: the sha256 of the tarball it came from. */
 export const BUNDLE_MARKER = '.api7-ha-bundle-sha256';

@@ -14,17 +14,9 @@ import {
   renderComposeOverride,
   type TlsFile,
 } from './etcd-tls';
-import {
-  artifactsFor,
-  bundleTopDir,
-  composeProject,
-  dashboardDir,
-  gatewayDir,
-  directoriesFor,
-  hasRole,
-  stagedPath,
-} from './layout';
-import { makeDirArgv } from './files';
+import { bundledOn, configPath, hasRole } from '../model/components';
+import { artifactsFor, composeProject, directoriesFor, stagedPath } from './layout';
+import { makeDirArgv, unpackBundleArgv } from './files';
 import { incomingDirArgv, placeArgv, uploadPaths } from './staging';
 
 export type PlanStep =
@@ -92,75 +84,44 @@ export function deployPlan(
         when: `unless container ${inv.etcd.containerName} runs with these settings`,
       });
     }
-    const bundles: Array<[string, Inventory['dashboard']['bundle'], string, string]> = [];
-    if (hasRole(host, 'control-plane'))
-      bundles.push([
-        'dashboards',
-        inv.dashboard.bundle,
-        inv.dashboard.installDir,
-        inv.dashboard.image,
-      ]);
-    if (hasRole(host, 'data-plane'))
-      bundles.push(['gateways', inv.gateway.bundle, inv.gateway.installDir, inv.gateway.image]);
-    for (const [, bundle, installDir, image] of bundles) {
+    const bundles = bundledOn(inv, host);
+    for (const b of bundles) {
       steps.push({
         phase: 'images',
-        run: ['tar', '-xzf', stagedPath(bundle), '-C', installDir],
+        run: unpackBundleArgv(b.bundle, b.installDir),
         when: 'unless this bundle was unpacked before',
       });
       steps.push({
         phase: 'images',
-        run: ['docker', 'load', '-i', `${installDir}/${bundleTopDir(bundle)}/images/<each>.tar.gz`],
-        when: `unless ${image} is present`,
+        run: ['docker', 'load', '-i', `${b.dir}/images/<each>.tar.gz`],
+        when: `unless ${b.image} is present`,
       });
     }
-    if (hasRole(host, 'control-plane')) {
-      const dir = dashboardDir(inv);
-      steps.push(...clientTlsSteps(inv, dir, 'api7-dashboard', 'dashboards', baseDir));
+    for (const b of bundles) {
+      const phase = b.name === 'control-plane' ? 'dashboards' : 'gateways';
+      steps.push(...clientTlsSteps(inv, b.dir, b.composeService, phase, baseDir));
       steps.push({
-        phase: 'dashboards',
-        write: `${dir}/dashboard_conf/conf.yaml`,
-        content: renderDashboardConf(
-          inv,
-          { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED },
-          vendor.dashboardConf,
-        ),
+        phase,
+        write: configPath(b),
+        content:
+          b.name === 'control-plane'
+            ? renderDashboardConf(
+                inv,
+                { dashboardPassword: REDACTED, tokenSecret: REDACTED, etcdPassword: REDACTED },
+                vendor.dashboardConf,
+              )
+            : renderGatewayConfig(inv, clusterId, { etcdPassword: REDACTED }, vendor.gatewayConfig),
       });
       steps.push({
-        phase: 'dashboards',
+        phase,
         run: composeArgv(
           flavor,
-          dir,
-          composeProject(dir),
-          ['up', '-d', 'api7-dashboard'],
-          composeOverrides(inv, dir),
+          b.dir,
+          composeProject(b.dir),
+          ['up', '-d', b.composeService],
+          composeOverrides(inv, b.dir),
         ),
-        when: 'unless running with this conf.yaml',
-      });
-    }
-    if (hasRole(host, 'data-plane')) {
-      const dir = gatewayDir(inv);
-      steps.push(...clientTlsSteps(inv, dir, 'api7-gateway', 'gateways', baseDir));
-      steps.push({
-        phase: 'gateways',
-        write: `${dir}/gateway_conf/config.yaml`,
-        content: renderGatewayConfig(
-          inv,
-          clusterId,
-          { etcdPassword: REDACTED },
-          vendor.gatewayConfig,
-        ),
-      });
-      steps.push({
-        phase: 'gateways',
-        run: composeArgv(
-          flavor,
-          dir,
-          composeProject(dir),
-          ['up', '-d', 'api7-gateway'],
-          composeOverrides(inv, dir),
-        ),
-        when: 'unless running with this config.yaml',
+        when: `unless running with this ${b.configFile.slice(b.configFile.lastIndexOf('/') + 1)}`,
       });
     }
     plan[host.name] = steps;

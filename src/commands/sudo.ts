@@ -3,15 +3,14 @@
 // builders the activities run, with every argument fixed by the inventory, so a rule
 // allows one command line; only docker and docker-compose take any arguments.
 import type { Host, Inventory } from '../config/inventory';
-import { artifactsFor, bundleDir, directoriesFor, hasRole } from './layout';
+import { bundledOn, configPath, hasRole } from '../model/components';
+import { artifactsFor, directoriesFor } from './layout';
 import { clientTlsFiles, COMPOSE_OVERRIDE_FILE, memberTlsFiles, type TlsFile } from './etcd-tls';
 import {
   bundleMarkerPath,
   chmodArgv,
-  dashboardConfPath,
   dirExistsArgv,
   findBundleImagesArgv,
-  gatewayConfigPath,
   imagesMarkerPath,
   makeDirArgv,
   makePrivateDirsArgv,
@@ -110,17 +109,12 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       rules: tlsFileRules(memberTlsFiles(inv, host.name)),
     });
 
-  const bundles: Array<[Inventory['dashboard']['bundle'], string, string]> = [];
-  if (hasRole(host, 'control-plane'))
-    bundles.push([inv.dashboard.bundle, inv.dashboard.installDir, dashboardConfPath(inv)]);
-  if (hasRole(host, 'data-plane'))
-    bundles.push([inv.gateway.bundle, inv.gateway.installDir, gatewayConfigPath(inv)]);
+  const bundles = bundledOn(inv, host);
   if (bundles.length) {
     sections.push({
       name: 'BUNDLES',
       why: "images: unpack each bundle once (its sha256 in a marker file), note its images' ids\n(their manifests, by a fixed script), find its images.",
-      rules: bundles.flatMap(([bundle, installDir]) => {
-        const dir = bundleDir(bundle, installDir);
+      rules: bundles.flatMap(({ bundle, installDir, dir }) => {
         return [
           { argv: guardedReadArgv(dir, bundleMarkerPath(bundle, installDir)) },
           { argv: unpackBundleArgv(bundle, installDir) },
@@ -135,16 +129,15 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
     sections.push({
       name: 'CONFIG',
       why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed, never follows a link, and so are its arguments).',
-      rules: bundles.flatMap(([bundle, installDir, conf]) => [
-        { argv: guardedReadArgv(bundleDir(bundle, installDir), conf) },
-        { argv: guardedWriteArgv(bundleDir(bundle, installDir), conf, '600') },
+      rules: bundles.flatMap((b) => [
+        { argv: guardedReadArgv(b.dir, configPath(b)) },
+        { argv: guardedWriteArgv(b.dir, configPath(b), '600') },
       ]),
     });
     sections.push({
       name: 'CLIENT_TLS',
       why: "dashboards, gateways, with etcd.tls: the client files in the bundle directory and\nthe compose file that mounts them (made from the vendor's compose file).",
-      rules: bundles.flatMap(([bundle, installDir]) => {
-        const dir = bundleDir(bundle, installDir);
+      rules: bundles.flatMap(({ dir }) => {
         const files = clientTlsFiles(inv, dir);
         if (!files.length) return [];
         const override = `${dir}/${COMPOSE_OVERRIDE_FILE}`;

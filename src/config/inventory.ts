@@ -2,6 +2,7 @@
 // Every value that can reach a remote shell is constrained here, so nothing hostile
 // gets past validation; secrets appear only as references (env:NAME or file:PATH).
 import { z } from 'zod';
+import { componentPorts } from '../model/components';
 
 export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
@@ -504,16 +505,7 @@ export const inventorySchema = z
           });
         else used.set(p, what);
       };
-      if (h.roles.includes('etcd')) {
-        claim(inv.etcd.clientPort, 'etcd.clientPort');
-        claim(inv.etcd.peerPort, 'etcd.peerPort');
-      }
-      if (h.roles.includes('control-plane')) claim(inv.dashboard.port, 'dashboard.port');
-      if (h.roles.includes('data-plane')) {
-        claim(inv.gateway.httpPort, 'gateway.httpPort');
-        claim(inv.gateway.httpsPort, 'gateway.httpsPort');
-        claim(inv.gateway.metricsPort, 'gateway.metricsPort');
-      }
+      for (const p of componentPorts(inv, h)) claim(p.port, p.field);
     });
   });
 

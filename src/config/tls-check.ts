@@ -3,7 +3,7 @@
 // their keys. Messages name the field and file, never a key's content.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { clientTlsSources, etcdTls, memberTlsFiles, type TlsFile } from '../commands/etcd-tls';
-import { hostsWithRole } from '../commands/layout';
+import { hostsWith } from '../model/components';
 import type { Inventory } from './inventory';
 import { LocalFileError, readLocalFile } from './local-files';
 import { localFile, resolveSecret, SecretError } from './secrets';
@@ -91,7 +91,7 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
       `${where(clientCertFile)} has CommonName "${cn}"; etcd's HTTP gateway, which the gateways and dashboards use, refuses client certificates with a CommonName — issue one without (subject alternative names are fine)`,
     );
 
-  for (const host of hostsWithRole(inv, 'etcd')) {
+  for (const host of hostsWith(inv, 'etcd')) {
     const [, certFile, keyFile] = memberTlsFiles(inv, host.name) as [TlsFile, TlsFile, TlsFile];
     const cert = certificate(certFile);
     keyMatches(keyFile, cert, certFile);

@@ -15,6 +15,7 @@ import type { DeployInput, StepResult } from '../activities/context';
 import type { ProofResult } from '../activities/data-plane';
 import type { ComposeFlavor } from '../commands/compose';
 import type { Inventory } from '../config/inventory';
+import { hostsWith } from '../model/components';
 import { CLUSTER, PHASE } from '../temporal/search-attributes';
 import { mapBounded, settleBounded } from './bounded';
 import { failureMessage } from './failures';
@@ -55,10 +56,9 @@ const act = proxyActivities<DeployActivities>(base);
 export async function deployHA(input: DeployInput): Promise<DeploySummary> {
   const inv = input.inventory;
   const limit = inv.deploy.parallelism;
-  const withRole = (role: string) => inv.hosts.filter((h) => (h.roles as string[]).includes(role));
-  const etcdHosts = withRole('etcd');
-  const cpHosts = withRole('control-plane');
-  const dpHosts = withRole('data-plane');
+  const etcdHosts = hostsWith(inv, 'etcd');
+  const cpHosts = hostsWith(inv, 'control-plane');
+  const dpHosts = hostsWith(inv, 'data-plane');
   const imageHosts = inv.hosts.filter((h) => h.roles.some((r) => r !== 'etcd'));
 
   const progress = initialProgress(inv.cluster, inv.hosts);

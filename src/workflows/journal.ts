@@ -1,7 +1,11 @@
 // The verification journal: what VerifyHA did, measured and concluded. It is the
 // workflow's result, its progress query and (rendered) its UI details and CLI report.
+import type { ComponentName } from '../model/components';
+
 export type Verdict = 'passed' | 'deviated' | 'aborted';
-export type DrillName = 'data-plane' | 'control-plane' | 'etcd';
+
+/** A drill is named by the component it stops. */
+export type DrillName = ComponentName;
 
 export interface ProbeStats {
   target: string;

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { VerifyActivities } from '../activities';
 import type { DeployInput } from '../activities/context';
-import type { Component } from '../activities/verify';
+import { hostsWith } from '../model/components';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
 import { failureMessage } from './failures';
 import {
@@ -51,17 +51,6 @@ const recovery = proxyActivities<VerifyActivities>({
   ...base,
   retry: { ...retry, maximumAttempts: 2 },
 });
-
-const componentOf: Record<DrillName, Component> = {
-  'data-plane': 'gateway',
-  'control-plane': 'dashboard',
-  etcd: 'etcd',
-};
-const roleOf: Record<DrillName, string> = {
-  'data-plane': 'data-plane',
-  'control-plane': 'control-plane',
-  etcd: 'etcd',
-};
 
 export async function verifyHA(input: VerifyInput): Promise<Journal> {
   const inv = input.inventory;
@@ -114,13 +103,13 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
   const pickHost = (drill: DrillName): string => {
     const chosen = options.hosts?.[drill];
     if (chosen) return chosen;
-    const candidates = inv.hosts.filter((h) => (h.roles as string[]).includes(roleOf[drill]));
+    const candidates = hostsWith(inv, drill);
     return candidates[exclusion.previousRuns % candidates.length]!.name;
   };
 
   for (const drillName of options.drills) {
     const host = pickHost(drillName);
-    const component = componentOf[drillName];
+    const component = drillName; // a drill is named by the component it stops
     const record: DrillRecord = { drill: drillName, host, component, reasons: [], restored: true };
     journal.drills.push(record);
 
@@ -163,13 +152,9 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
             record.reasons.push('could not write and read back a route through the control plane');
           if (!checks.gatewaysRouted)
             record.reasons.push('the gateways did not pick up the new route');
-          if (
-            checks.healthyMembers !==
-              inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1 ||
-            !checks.leader
-          )
+          if (checks.healthyMembers !== hostsWith(inv, 'etcd').length - 1 || !checks.leader)
             record.reasons.push(
-              `expected ${inv.hosts.filter((h) => h.roles.includes('etcd')).length - 1} healthy members with a leader, saw ${checks.healthyMembers}${checks.leader ? '' : ' and no leader'}`,
+              `expected ${hostsWith(inv, 'etcd').length - 1} healthy members with a leader, saw ${checks.healthyMembers}${checks.leader ? '' : ' and no leader'}`,
             );
           record.reasons.push(...checks.problems);
         } else {

@@ -11,7 +11,8 @@ import { startDeploy } from '../../src/cli/deploy';
 import { startVerify } from '../../src/cli/verify';
 import { composeArgv } from '../../src/commands/compose';
 import { composeOverrides } from '../../src/commands/etcd-tls';
-import { composeProject, gatewayDir } from '../../src/commands/layout';
+import { composeProject } from '../../src/commands/layout';
+import { bundled } from '../../src/model/components';
 import type { LoadedInventory } from '../../src/config/load';
 import { projectRoot, temporalBinary } from '../../src/paths';
 import { run, sleep, waitFor } from '../../src/util/exec';
@@ -77,7 +78,7 @@ async function assertFullyRestored() {
 async function composeOnHost(host: string, args: string[]) {
   const s = await sshTo(lab, host);
   try {
-    const dir = gatewayDir(lab.inventory);
+    const dir = bundled(lab.inventory, 'data-plane').dir;
     await s.exec(
       composeArgv(
         'standalone',
@@ -189,7 +190,7 @@ describe('verifyHA on the deployed lab', { timeout: 20 * 60_000 }, () => {
       // and so must pick up api7-ha's docker-compose.override.yaml (the etcd TLS mount).
       const s = await sshTo(lab, 'ha4');
       try {
-        await s.exec([`${gatewayDir(lab.inventory)}/cli.sh`, 'start']);
+        await s.exec([`${bundled(lab.inventory, 'data-plane').dir}/cli.sh`, 'start']);
       } finally {
         s.close();
       }

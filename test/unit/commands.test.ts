@@ -18,7 +18,8 @@ import {
   parseServiceContainers,
   serviceContainersArgv,
 } from '../../src/commands/compose';
-import { bundleTopDir, composeProject, portsFor } from '../../src/commands/layout';
+import { composeProject, portsFor } from '../../src/commands/layout';
+import { bundleTopDir } from '../../src/model/components';
 import {
   availableKiB,
   dockerProblem,
@@ -258,10 +259,10 @@ describe('bounded parallelism', () => {
 describe('drill commands', () => {
   it("are the guide's: compose down in the bundle directory, docker stop etcd, and their reverse", () => {
     assert.equal(
-      faultArgv(inv, 'plugin', 'gateway').join(' '),
+      faultArgv(inv, 'plugin', 'data-plane').join(' '),
       'docker compose --project-directory /root/api7-2.13.2209.1-dp -f /root/api7-2.13.2209.1-dp/docker-compose.yaml -p api7-21322091-dp down',
     );
-    assert.deepEqual(restoreArgv(inv, 'standalone', 'dashboard').slice(-3), [
+    assert.deepEqual(restoreArgv(inv, 'standalone', 'control-plane').slice(-3), [
       'up',
       '-d',
       'api7-dashboard',

@@ -181,13 +181,13 @@ describe('etcd with TLS: commands and config files', () => {
       'down',
     ]);
     for (const argv of [
-      faultArgv(inv, 'standalone', 'gateway'),
-      restoreArgv(inv, 'standalone', 'gateway'),
-      restoreArgv(inv, 'plugin', 'dashboard'),
+      faultArgv(inv, 'standalone', 'data-plane'),
+      restoreArgv(inv, 'standalone', 'data-plane'),
+      restoreArgv(inv, 'plugin', 'control-plane'),
     ])
       assert.match(argv.join(' '), /-f \S+\/docker-compose\.override\.yaml -p /);
     assert.doesNotMatch(
-      restoreArgv(plain, 'plugin', 'gateway').join(' '),
+      restoreArgv(plain, 'plugin', 'data-plane').join(' '),
       /docker-compose\.override/,
     );
   });

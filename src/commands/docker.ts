@@ -1,0 +1,38 @@
+// The docker commands api7-ha runs on hosts, besides compose and etcd's own (pure), so
+// activities, `plan` and the sudoers rules all use the same command lines.
+import type { BundledComponent } from '../model/components';
+import { composeProject } from './layout';
+
+/** Running containers of a component's compose project and service (ids, one per line). */
+export const runningServiceArgv = (b: BundledComponent) => [
+  'docker',
+  'ps',
+  '-q',
+  '--filter',
+  `label=com.docker.compose.project=${composeProject(b.dir)}`,
+  '--filter',
+  `label=com.docker.compose.service=${b.composeService}`,
+];
+export const containerLogsArgv = (id: string) => ['docker', 'logs', id];
+/** `<running> <image id>` per container. */
+export const containerStatesArgv = (ids: string[]) => [
+  'docker',
+  'inspect',
+  '--format',
+  '{{.State.Running}} {{.Image}}',
+  ...ids,
+];
+/** SIGTERM first, so requests in flight finish. */
+export const stopContainersArgv = (ids: string[]) => ['docker', 'stop', '-t', '10', ...ids];
+export const removeContainersArgv = (ids: string[]) => ['docker', 'rm', ...ids];
+export const imageIdArgv = (image: string) => [
+  'docker',
+  'image',
+  'inspect',
+  '--format',
+  '{{.Id}}',
+  image,
+];
+export const loadImageArgv = (file: string) => ['docker', 'load', '-i', file];
+/** Exits 0 when the compose v2 plugin is there. */
+export const composePluginArgv = () => ['docker', 'compose', 'version'];

@@ -3,10 +3,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Inventory } from '../config/inventory';
-import { resolveSecret, SecretError } from '../config/secrets';
+import { resolveSecret } from '../config/secrets';
 import { findHost } from '../commands/layout';
-import { HostKeyError, SshSession } from '../ssh/session';
+import { SshSession } from '../ssh/session';
 import { sshTarget } from '../ssh/targets';
+import { errorText } from '../util/errors';
+import { NON_RETRYABLE_ERRORS } from '../model/errors';
 
 export interface DeployInput {
   inventory: Inventory;
@@ -23,21 +25,12 @@ export interface StepResult {
   detail: string;
 }
 
-/** Errors that retrying cannot fix become non-retryable failures with the same message. */
-export function classify(e: unknown): unknown {
-  if (e instanceof ApplicationFailure) return e;
-  if (e instanceof HostKeyError || e instanceof SecretError)
-    return ApplicationFailure.nonRetryable(e.message, e.name);
-  return e;
-}
-
-/** Resolve a secret reference; a missing secret is not something a retry can fix. */
+/**
+ * Resolve a secret reference. A missing secret throws a SecretError, which the retry
+ * policies list as non-retryable (src/model/errors.ts).
+ */
 export function secret(input: DeployInput, ref: string, field: string): string {
-  try {
-    return resolveSecret(ref, field, input.baseDir);
-  } catch (e) {
-    throw classify(e);
-  }
+  return resolveSecret(ref, field, input.baseDir);
 }
 
 export async function withHost<T>(
@@ -54,8 +47,6 @@ export async function withHost<T>(
     // A cancelled deploy (or a timed-out step) closes the link, failing whatever runs on it.
     activityCancelled()?.catch(() => open.close());
     return await fn(session);
-  } catch (e) {
-    throw classify(e);
   } finally {
     clearInterval(ticker);
     session?.close();
@@ -105,7 +96,24 @@ export function activityLog(msg: string): void {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Poll inside an activity, heartbeating, until check() gives a value or time runs out. */
+/** The activity context's sleep (which a cancellation ends), or a plain one outside activities. */
+function activitySleep(ms: number): Promise<void> {
+  try {
+    return Context.current().sleep(ms);
+  } catch {
+    return sleep(ms);
+  }
+}
+
+/** An error no retry (and no further polling) can cure. */
+export const isNonRetryable = (e: unknown) =>
+  (e instanceof ApplicationFailure && e.nonRetryable) ||
+  (e instanceof Error && (NON_RETRYABLE_ERRORS as readonly string[]).includes(e.name));
+
+/**
+ * Poll inside an activity, heartbeating, until check() gives a value or time runs out.
+ * It waits with the activity's own sleep, so a cancelled step stops polling at once.
+ */
 export async function pollUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
@@ -119,15 +127,15 @@ export async function pollUntil<T>(
       const v = await check();
       if (v !== undefined) return v;
     } catch (e) {
-      if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
-      last = e instanceof Error ? e.message : String(e);
+      if (isNonRetryable(e)) throw e;
+      last = errorText(e);
     }
     heartbeat();
     if (Date.now() > deadline)
       throw new Error(
         `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`,
       );
-    await sleep(intervalMs);
+    await activitySleep(intervalMs);
   }
 }
 

@@ -8,8 +8,7 @@ import type { SshSession } from '../ssh/session';
 import { httpRequest } from '../util/http';
 import type { DeployInput } from './context';
 
-export const problemText = (e: unknown) =>
-  e instanceof Error ? e.message.split('\n')[0]! : String(e);
+import { errorText } from '../util/errors';
 
 /** The dashboard's metrics-free readiness: its container runs, logged the ready line, answers /ping. */
 export async function dashboardProblem(
@@ -29,7 +28,7 @@ export async function dashboardProblem(
     return `dashboard on ${hostName} has not logged "${r.logLine}" yet`;
   const address = findHost(inv, hostName).address;
   const ping = await httpRequest(`http://${address}:${r.port}${r.path}`, { timeoutMs: 2000 }).catch(
-    (e: unknown) => ({ status: 0, body: problemText(e) }),
+    (e: unknown) => ({ status: 0, body: errorText(e) }),
   );
   return ping.status === 200 && ping.body.trim() === r.body
     ? undefined
@@ -58,6 +57,6 @@ export async function gatewayProblem(
       ? undefined
       : `gateway on ${hostName} reports apisix_etcd_reachable 0`;
   } catch (e) {
-    return `gateway on ${hostName} is not serving its metrics: ${problemText(e)}`;
+    return `gateway on ${hostName} is not serving its metrics: ${errorText(e)}`;
   }
 }

@@ -5,10 +5,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { SFTPWrapper } from 'ssh2';
 import { artifactField, type FileArtifact } from '../config/inventory';
-import { LocalFileError, openLocalFile } from '../config/local-files';
+import { openLocalFile } from '../config/local-files';
 import { localFile } from '../config/secrets';
 import { artifactsFor, findHost } from '../commands/layout';
 import {
@@ -90,18 +89,12 @@ async function shipOne(
     return { remote, action: 'present', bytes: 0 };
   if (u.incoming) await ensureIncoming();
   // Opened like every local file: a regular file of bounded size, never a FIFO or device.
-  let opened;
-  try {
-    opened = await openLocalFile(
-      localFile(a.path, input.baseDir),
-      artifactField(input.inventory, a),
-      'artifact',
-    );
-  } catch (e) {
-    if (e instanceof LocalFileError)
-      throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
-    throw e;
-  }
+  // A refusal (LocalFileError) is not retried (src/model/errors.ts).
+  const opened = await openLocalFile(
+    localFile(a.path, input.baseDir),
+    artifactField(input.inventory, a),
+    'artifact',
+  );
   try {
     return await upload(ssh, sftp, a, u, opened.handle, opened.size);
   } finally {

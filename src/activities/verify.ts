@@ -17,7 +17,8 @@ import type { ProbeStats } from '../workflows/journal';
 import { heartbeat, keepHeartbeating, pollUntil, withHost, type DeployInput } from './context';
 import { dashboardLogin, smokeRoute } from './data-plane';
 import { etcdAccess } from './etcd';
-import { dashboardProblem, gatewayProblem, problemText } from './health';
+import { dashboardProblem, gatewayProblem } from './health';
+import { errorText } from '../util/errors';
 import type { ComposeFlavor } from '../commands/compose';
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
@@ -83,7 +84,7 @@ async function gatewayServing(input: DeployInput, hostName: string): Promise<str
       ? undefined
       : `gateway on ${hostName} answers the test route with HTTP ${r.status}`;
   } catch (e) {
-    return `gateway on ${hostName} is not serving: ${problemText(e)}`;
+    return `gateway on ${hostName} is not serving: ${errorText(e)}`;
   }
 }
 
@@ -100,7 +101,7 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
     problems.push(...etcd.problems.map((p) => `etcd: ${p}`));
     for (const h of hostsWith(inv, 'control-plane')) {
       const p = await withHost(input, h.name, (ssh) => dashboardProblem(ssh, input, h.name)).catch(
-        (e: unknown) => `${h.name}: ${problemText(e)}`,
+        (e: unknown) => `${h.name}: ${errorText(e)}`,
       );
       if (p) problems.push(p);
     }
@@ -108,7 +109,7 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
       const p = await gatewayServing(input, h.name);
       if (p) problems.push(p);
     }
-    const dp = await dataPlaneOnce(input).catch((e: unknown) => problemText(e));
+    const dp = await dataPlaneOnce(input).catch((e: unknown) => errorText(e));
     if (dp) problems.push(`data-plane load balancer: ${dp}`);
     let clusterId: string | undefined;
     try {
@@ -116,7 +117,7 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
       const api = await dashboardLogin(input);
       await api.routes(clusterId);
     } catch (e) {
-      problems.push(`control-plane load balancer: login and read failed: ${problemText(e)}`);
+      problems.push(`control-plane load balancer: login and read failed: ${errorText(e)}`);
     }
     return { ok: problems.length === 0, problems, clusterId };
   } finally {
@@ -201,7 +202,7 @@ export async function probeLoadBalancer(
       if (problem) throw new Error(problem);
     } catch (e) {
       failures++;
-      const why = problemText(e).slice(0, 160);
+      const why = errorText(e).slice(0, 160);
       errors.set(why, (errors.get(why) ?? 0) + 1);
     } finally {
       latencies.push(performance.now() - t0);
@@ -353,14 +354,14 @@ export async function etcdDrillChecks(
       timeoutMs,
       250,
     ).catch((e: unknown) => {
-      out.problems.push(problemText(e));
+      out.problems.push(errorText(e));
       return false;
     });
     await api
       .deleteRoute(clusterId, routeId)
-      .catch((e: unknown) => out.problems.push(`could not delete ${routeId}: ${problemText(e)}`));
+      .catch((e: unknown) => out.problems.push(`could not delete ${routeId}: ${errorText(e)}`));
   } catch (e) {
-    out.problems.push(problemText(e));
+    out.problems.push(errorText(e));
   } finally {
     clearInterval(ticker);
   }

@@ -1,5 +1,6 @@
 // The dashboard's admin API (APISIX dashboard style), used through the control-plane
 // load balancer: login, gateway clusters, routes.
+import { httpRequest } from '../util/http';
 export interface Route {
   id: string;
   uri: string;
@@ -26,23 +27,23 @@ export class DashboardClient {
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(new URL(path, this.baseUrl), {
+    const res = await httpRequest(new URL(path, this.baseUrl).toString(), {
       method,
       headers: {
         'content-type': 'application/json',
         ...(this.token ? { authorization: this.token } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      timeoutMs: this.timeoutMs,
     });
-    const text = await res.text();
+    const text = res.body;
     let json: { code?: number; message?: string; data?: T } = {};
     try {
       json = JSON.parse(text);
     } catch {
       /* not JSON: reported below */
     }
-    if (!res.ok || (json.code !== undefined && json.code !== 0))
+    if (res.status < 200 || res.status > 299 || (json.code !== undefined && json.code !== 0))
       throw new DashboardApiError(
         `${method} ${path} via ${this.baseUrl}: HTTP ${res.status} ${json.message ?? text.slice(0, 200)}`,
         res.status,

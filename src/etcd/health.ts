@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { EtcdAuthenticationFailedError } from 'etcd3';
 import { etcdHttpGet, withEtcd, type EtcdAccess } from './client';
+import { errorText } from '../util/errors';
 
 export type { EtcdAccess } from './client';
 
@@ -36,11 +37,9 @@ export async function memberHealth(access: EtcdAccess, endpoint: string): Promis
     const healthy = await healthEndpoint(access, endpoint);
     return { endpoint, healthy, leader: status.leader, revision: status.header.revision };
   } catch (e) {
-    return { endpoint, healthy: false, error: firstLine(e) };
+    return { endpoint, healthy: false, error: errorText(e) };
   }
 }
-
-const firstLine = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
 
 export async function clusterHealth(
   access: EtcdAccess,
@@ -67,7 +66,7 @@ export async function clusterHealth(
   } catch (e) {
     // A refused password is not a health problem that waiting would cure.
     if (e instanceof EtcdAuthenticationFailedError) throw e;
-    problems.push(`cluster request failed: ${firstLine(e)}`);
+    problems.push(`cluster request failed: ${errorText(e)}`);
   }
   const perEndpoint = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));
   for (const m of perEndpoint) {

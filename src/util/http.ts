@@ -1,7 +1,11 @@
-// Plain HTTP requests with node:http: unlike fetch, it lets us set the Host header
-// (routes are matched by Host) and measure each request.
+// The one HTTP client of api7-ha (dashboard API, gateway metrics, etcd's HTTP endpoint,
+// probes), on node:http: unlike fetch, it lets us set the Host header (routes are matched
+// by Host), present client certificates, and measure each request. A body larger than
+// MAX_BODY_BYTES is cut off, so no endpoint can exhaust the worker's memory.
 import http from 'node:http';
 import https from 'node:https';
+
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface HttpResponse {
   status: number;
@@ -31,7 +35,13 @@ export function httpRequest(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY_BYTES)
+            return req.destroy(new Error(`${url} answered more than ${MAX_BODY_BYTES} bytes`));
+          chunks.push(c);
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,

@@ -16,6 +16,7 @@ import type { ProofResult } from '../activities/data-plane';
 import type { ComposeFlavor } from '../commands/compose';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';
+import { NON_RETRYABLE_ERRORS } from '../model/errors';
 import { CLUSTER, PHASE } from '../temporal/search-attributes';
 import { mapBounded, settleBounded } from './bounded';
 import { failureMessage } from './failures';
@@ -46,6 +47,7 @@ const retry: ActivityOptions['retry'] = {
   backoffCoefficient: 2,
   maximumInterval: '10s',
   maximumAttempts: 40,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
 // Every activity heartbeats every few seconds, so a lost worker is noticed in 20 s.
 const base: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry };

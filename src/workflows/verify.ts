@@ -15,6 +15,7 @@ import {
 import type { VerifyActivities } from '../activities';
 import type { DeployInput } from '../activities/context';
 import { hostsWith } from '../model/components';
+import { NON_RETRYABLE_ERRORS } from '../model/errors';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
 import { failureMessage } from './failures';
 import {
@@ -38,6 +39,7 @@ const retry: ActivityOptions['retry'] = {
   backoffCoefficient: 2,
   maximumInterval: '5s',
   maximumAttempts: 5,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
 const base: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '20s', retry };
 const act = proxyActivities<VerifyActivities>(base);

@@ -24,6 +24,7 @@ import { checkInventoryLocally } from '../../src/activities/validate';
 import { parseInventoryText, InventoryError, loadInventory } from '../../src/config/load';
 import { projectRoot } from '../../src/paths';
 import { run } from '../../src/util/exec';
+import { makeLocalArtifacts, sshKey } from '../support/local-artifacts';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const SECRETS = ['S3cret-dashboard-pw', 'S3cret-token', 'PRIVATE KEY', 'AAAAC3NzaC1lZDI1NTE5'];
@@ -50,30 +51,8 @@ describe('hostile inputs are refused by field, fast, without secrets', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-hostile-'));
-    for (const [name, conf] of [
-      ['api7-2.13.2209.1-cp', 'dashboard_conf'],
-      ['api7-2.13.2209.1-dp', 'gateway_conf'],
-    ] as const) {
-      mkdirSync(path.join(dir, name, conf), { recursive: true });
-      mkdirSync(path.join(dir, name, 'images'), { recursive: true });
-      writeFileSync(path.join(dir, name, 'docker-compose.yaml'), 'services: {}\n');
-      writeFileSync(path.join(dir, name, conf, 'conf.yaml'), 'conf: {}\n');
-      await run(['tar', '-czf', file(`${name}.tar.gz`), '-C', dir, name]);
-    }
-    writeFileSync(file('etcd-3.4.13.tar.gz'), 'not really an image');
-    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file('id')]);
-    await run([
-      'ssh-keygen',
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      'pass-phrase',
-      '-C',
-      '',
-      '-f',
-      file('enc'),
-    ]);
+    await makeLocalArtifacts(dir, 'id');
+    await sshKey(file('enc'), 'pass-phrase');
     writeFileSync(file('empty'), '');
     writeFileSync(file('blank'), '  \n');
     writeFileSync(file('garbage'), 'not a key at all\n');

@@ -13,6 +13,7 @@ import type { DeployInput } from '../../src/activities/context';
 import { parseInventoryText } from '../../src/config/load';
 import { projectRoot } from '../../src/paths';
 import { run } from '../../src/util/exec';
+import { makeLocalArtifacts } from '../support/local-artifacts';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -21,29 +22,7 @@ describe('local checks before any host', () => {
   let base: () => DeployInput;
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-validate-'));
-    for (const [name, conf] of [
-      ['api7-2.13.2209.1-cp', 'dashboard_conf'],
-      ['api7-2.13.2209.1-dp', 'gateway_conf'],
-    ] as const) {
-      mkdirSync(path.join(dir, name, conf), { recursive: true });
-      mkdirSync(path.join(dir, name, 'images'), { recursive: true });
-      writeFileSync(path.join(dir, name, 'docker-compose.yaml'), 'services: {}\n');
-      await run(['tar', '-czf', path.join(dir, `${name}.tar.gz`), '-C', dir, name]);
-    }
-    writeFileSync(path.join(dir, 'etcd-3.4.13.tar.gz'), 'not really an image');
-    // A real key: the local checks parse it.
-    await run([
-      'ssh-keygen',
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      '',
-      '-f',
-      path.join(dir, 'id_ed25519'),
-    ]);
+    await makeLocalArtifacts(dir, 'id_ed25519');
     const text = readFileSync(path.join(projectRoot, 'docs', 'inventory.example.yaml'), 'utf8')
       .replace('file:~/.ssh/api7_ha_ed25519', `file:${dir}/id_ed25519`)
       .replace(/artifacts\//g, `${dir}/`);

@@ -6,29 +6,22 @@ import { composeArgv, type ComposeFlavor } from './compose';
 import { composeOverrides } from './etcd-tls';
 import { composeProject } from './layout';
 
-export function faultArgv(
-  inv: Inventory,
-  flavor: ComposeFlavor,
-  component: ComponentName,
-): string[] {
-  const b = componentFacts(inv, component).bundled;
-  if (!b) return ['docker', 'stop', inv.etcd.containerName];
-  return composeArgv(flavor, b.dir, composeProject(b.dir), ['down'], composeOverrides(inv, b.dir));
-}
+/** The guide's fault: compose down in the bundle directory, or `docker stop etcd`. */
+export const faultArgv = (inv: Inventory, flavor: ComposeFlavor, component: ComponentName) =>
+  componentArgv(inv, flavor, component, 'stop');
 
 /** Idempotent: restoring a running component changes nothing. */
-export function restoreArgv(
+export const restoreArgv = (inv: Inventory, flavor: ComposeFlavor, component: ComponentName) =>
+  componentArgv(inv, flavor, component, 'start');
+
+function componentArgv(
   inv: Inventory,
   flavor: ComposeFlavor,
   component: ComponentName,
+  action: 'stop' | 'start',
 ): string[] {
   const b = componentFacts(inv, component).bundled;
-  if (!b) return ['docker', 'start', inv.etcd.containerName];
-  return composeArgv(
-    flavor,
-    b.dir,
-    composeProject(b.dir),
-    ['up', '-d', b.composeService],
-    composeOverrides(inv, b.dir),
-  );
+  if (!b) return ['docker', action, inv.etcd.containerName];
+  const args = action === 'stop' ? ['down'] : ['up', '-d', b.composeService];
+  return composeArgv(flavor, b.dir, composeProject(b.dir), args, composeOverrides(inv, b.dir));
 }

@@ -119,11 +119,7 @@ function scanTokens(text: string, lines: LineCounter): string[] {
   const problems: string[] = [];
   const at = (offset: number) => `(yaml) line ${lines.linePos(offset).line}`;
   let offset = 0;
-  let nodes = 0;
-  let keys = 0;
-  let aliases = 0;
-  let depth = 0;
-  let documents = 0;
+  const count = { nodes: 0, keys: 0, aliases: 0, depth: 0, documents: 0 };
   let ended = false;
   let content = false;
   let seen = false;
@@ -144,7 +140,7 @@ function scanTokens(text: string, lines: LineCounter): string[] {
         break;
       case 'doc-start':
         // A document start after content (or a second one) begins another document.
-        if (documents++ > 0 || seen)
+        if (count.documents++ > 0 || seen)
           refuse('documents', `${at(offset)}: a second YAML document; an inventory is exactly one`);
         break;
       case 'doc-end':
@@ -154,15 +150,15 @@ function scanTokens(text: string, lines: LineCounter): string[] {
         refuse('tag', `${at(offset)}: tags (${token}) are not accepted; write plain values`);
         break;
       case 'alias':
-        if (++aliases > YAML_LIMITS.aliases)
+        if (++count.aliases > YAML_LIMITS.aliases)
           refuse('aliases', `${at(offset)}: more than ${YAML_LIMITS.aliases} aliases (*name)`);
-        nodes++;
+        count.nodes++;
         break;
       case 'flow-map-start':
       case 'flow-seq-start':
         seen = true;
-        nodes++;
-        if (++depth > YAML_LIMITS.flowDepth)
+        count.nodes++;
+        if (++count.depth > YAML_LIMITS.flowDepth)
           refuse(
             'depth',
             `${at(offset)}: collections nested more than ${YAML_LIMITS.flowDepth} deep`,
@@ -170,10 +166,10 @@ function scanTokens(text: string, lines: LineCounter): string[] {
         break;
       case 'flow-map-end':
       case 'flow-seq-end':
-        depth--;
+        count.depth--;
         break;
       case 'map-value-ind':
-        if (++keys > YAML_LIMITS.keys)
+        if (++count.keys > YAML_LIMITS.keys)
           refuse('keys', `(yaml): more than ${YAML_LIMITS.keys} mapping keys`);
         break;
       case 'scalar':
@@ -183,7 +179,7 @@ function scanTokens(text: string, lines: LineCounter): string[] {
       case 'seq-item-ind':
         seen = true;
         if (ended) content = true;
-        if (++nodes > YAML_LIMITS.nodes)
+        if (++count.nodes > YAML_LIMITS.nodes)
           refuse('nodes', `(yaml): more than ${YAML_LIMITS.nodes} values`);
         break;
     }

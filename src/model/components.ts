@@ -79,16 +79,7 @@ export function componentFacts(inv: Inventory, name: ComponentName): ComponentFa
         name,
         noun: 'dashboard',
         ports: [{ port: inv.dashboard.port, field: 'dashboard.port', what: 'dashboard' }],
-        bundled: {
-          bundle: inv.dashboard.bundle,
-          bundleField: 'dashboard.bundle',
-          installDir: inv.dashboard.installDir,
-          dir: bundleDir(inv.dashboard.bundle, inv.dashboard.installDir),
-          composeService: DASHBOARD_SERVICE,
-          image: inv.dashboard.image,
-          configFile: DASHBOARD_CONF,
-          layout: ['docker-compose.yaml', 'dashboard_conf', 'images'],
-        },
+        bundled: bundledFacts(inv.dashboard, 'dashboard', DASHBOARD_SERVICE, DASHBOARD_CONF),
         readiness: {
           kind: 'dashboard',
           logLine: DASHBOARD_READY_LINE,
@@ -106,16 +97,7 @@ export function componentFacts(inv: Inventory, name: ComponentName): ComponentFa
           { port: inv.gateway.httpsPort, field: 'gateway.httpsPort', what: 'gateway HTTPS' },
           { port: inv.gateway.metricsPort, field: 'gateway.metricsPort', what: 'gateway metrics' },
         ],
-        bundled: {
-          bundle: inv.gateway.bundle,
-          bundleField: 'gateway.bundle',
-          installDir: inv.gateway.installDir,
-          dir: bundleDir(inv.gateway.bundle, inv.gateway.installDir),
-          composeService: GATEWAY_SERVICE,
-          image: inv.gateway.image,
-          configFile: GATEWAY_CONFIG,
-          layout: ['docker-compose.yaml', 'gateway_conf', 'images'],
-        },
+        bundled: bundledFacts(inv.gateway, 'gateway', GATEWAY_SERVICE, GATEWAY_CONFIG),
         readiness: {
           kind: 'gateway',
           path: '/apisix/prometheus/metrics',
@@ -123,6 +105,26 @@ export function componentFacts(inv: Inventory, name: ComponentName): ComponentFa
         },
       };
   }
+}
+
+/** A bundle's facts from its inventory block (`dashboard` or `gateway`). */
+function bundledFacts(
+  block: { bundle: FileArtifact; installDir: string; image: string },
+  field: 'dashboard' | 'gateway',
+  composeService: string,
+  configFile: string,
+): BundledComponent {
+  return {
+    bundle: block.bundle,
+    bundleField: `${field}.bundle`,
+    installDir: block.installDir,
+    dir: bundleDir(block.bundle, block.installDir),
+    composeService,
+    image: block.image,
+    configFile,
+    // The guide's layout: the compose file, the config file's directory, the images.
+    layout: ['docker-compose.yaml', configFile.slice(0, configFile.indexOf('/')), 'images'],
+  };
 }
 
 /** The bundled facts of a component that has them (control-plane, data-plane). */

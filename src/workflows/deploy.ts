@@ -8,7 +8,6 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { DeployActivities } from '../activities';
 import type { DeployInput, StepResult } from '../activities/context';
@@ -16,7 +15,15 @@ import type { ProofResult } from '../activities/data-plane';
 import type { ComposeFlavor } from '../commands/compose';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';
-import { NON_RETRYABLE_ERRORS } from '../model/errors';
+import {
+  activityOptions,
+  DEPLOY_ATTEMPTS,
+  PREFLIGHT_ATTEMPTS,
+  QUORUM_ATTEMPTS,
+  retryPolicy,
+  STEP_TIMEOUT,
+  UPLOAD_TIMEOUT,
+} from './activity-options';
 import { CLUSTER, PHASE } from '../temporal/search-attributes';
 import { mapBounded, settleBounded } from './bounded';
 import { failureMessage } from './failures';
@@ -42,15 +49,8 @@ export interface DeploySummary {
   loadBalancers: Inventory['loadBalancers'];
 }
 
-const retry: ActivityOptions['retry'] = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '10s',
-  maximumAttempts: 40,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
-};
-// Every activity heartbeats every few seconds, so a lost worker is noticed in 20 s.
-const base: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry };
+const retry = retryPolicy(DEPLOY_ATTEMPTS, '10s');
+const base = activityOptions(STEP_TIMEOUT, retry);
 
 // Call sites pass complete options (with a summary for the UI) via executeWithOptions.
 const act = proxyActivities<DeployActivities>(base);
@@ -120,7 +120,11 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     const checked = await settleBounded(inv.hosts, limit, async (h) => {
       mark(h.name, 'preflight', 'running');
       return act.preflightHost.executeWithOptions(
-        { ...base, retry: { ...retry, maximumAttempts: 3 }, summary: `${h.name}: preflight` },
+        {
+          ...base,
+          retry: { ...retry, maximumAttempts: PREFLIGHT_ATTEMPTS },
+          summary: `${h.name}: preflight`,
+        },
         [input, h.name],
       );
     });
@@ -159,7 +163,7 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
     const shipping = inv.hosts.filter((h) => h.roles.length > 0);
     await onHosts('ship', shipping, limit, async (h) => {
       const r = await act.shipArtifacts.executeWithOptions(
-        { ...base, startToCloseTimeout: '2h', summary: `${h}: ship artifacts` },
+        { ...base, startToCloseTimeout: UPLOAD_TIMEOUT, summary: `${h}: ship artifacts` },
         [input, h],
       );
       progress.bytesUploaded += r.bytesUploaded;
@@ -182,7 +186,7 @@ export async function deployHA(input: DeployInput): Promise<DeploySummary> {
       const health = await act.waitForQuorum.executeWithOptions(
         {
           ...base,
-          retry: { ...retry, maximumAttempts: 5 },
+          retry: { ...retry, maximumAttempts: QUORUM_ATTEMPTS },
           summary: `wait for etcd quorum (${etcdHosts.length} members)`,
         },
         [input],

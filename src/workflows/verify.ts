@@ -10,12 +10,18 @@ import {
   sleep,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { VerifyActivities } from '../activities';
 import type { DeployInput } from '../activities/context';
 import { hostsWith } from '../model/components';
-import { NON_RETRYABLE_ERRORS } from '../model/errors';
+import {
+  activityOptions,
+  DRILL_ATTEMPTS,
+  DRILL_STEP_TIMEOUT,
+  RECOVERY_ATTEMPTS,
+  RESTORE_ATTEMPTS,
+  retryPolicy,
+} from './activity-options';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
 import { failureMessage } from './failures';
 import {
@@ -34,24 +40,16 @@ export interface VerifyInput extends DeployInput {
 
 export const verifyProgressQuery = defineQuery<Journal>('progress');
 
-const retry: ActivityOptions['retry'] = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '5s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
-};
-const base: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '20s', retry };
+const retry = retryPolicy(DRILL_ATTEMPTS, '5s');
+const base = activityOptions(DRILL_STEP_TIMEOUT, retry);
 const act = proxyActivities<VerifyActivities>(base);
-// Restores must get through: more attempts, and they run even after cancellation.
-const restore = proxyActivities<VerifyActivities>({
-  ...base,
-  retry: { ...retry, maximumAttempts: 30, maximumInterval: '10s' },
-});
-// Waiting for recovery already polls for minutes inside one attempt.
+// Restores run even after cancellation (in a non-cancellable scope).
+const restore = proxyActivities<VerifyActivities>(
+  activityOptions(DRILL_STEP_TIMEOUT, retryPolicy(RESTORE_ATTEMPTS, '10s')),
+);
 const recovery = proxyActivities<VerifyActivities>({
   ...base,
-  retry: { ...retry, maximumAttempts: 2 },
+  retry: { ...retry, maximumAttempts: RECOVERY_ATTEMPTS },
 });
 
 export async function verifyHA(input: VerifyInput): Promise<Journal> {

@@ -9,6 +9,7 @@ import { inventoryWarnings, type FileArtifact } from '../config/inventory';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { checkEtcdTls } from '../config/tls-check';
 import { bundleTopDir } from '../commands/layout';
+import { jumpKeyRefs } from '../ssh/targets';
 import { run } from '../util/exec';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
@@ -106,6 +107,7 @@ export async function checkInventoryLocally(input: DeployInput): Promise<Validat
       `hosts[${i}].ssh.privateKey`,
       h.ssh?.privateKey,
     ]),
+    ...jumpKeyRefs(inv),
     ['dashboard.password', inv.dashboard.password],
     ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
     ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],

@@ -11,7 +11,8 @@ import { InventoryError, validateInventory } from '../../src/config/load';
 import { SecretError } from '../../src/config/secrets';
 import { projectRoot } from '../../src/paths';
 import { HostKeyError } from '../../src/ssh/session';
-import { jumpHops, jumpTargets, sshTarget } from '../../src/ssh/targets';
+import { jumpHops, jumpKeyRefs, jumpTargets, sshTarget } from '../../src/ssh/targets';
+import { checkInventoryLocally } from '../../src/activities/validate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
@@ -219,5 +220,32 @@ describe('jump hop resolution', () => {
     );
     const unknown = new HostKeyError(hop.name, 'SHA256:other', [], 'unknown', hop);
     assert.match(unknown.message, /^bastion bastion1 \(10\.0\.0\.5:22\): host key is unknown/);
+  });
+});
+
+describe('jump host keys checked before any host is touched', () => {
+  it('lists every hop key reference with its field, global and per host', () => {
+    const inv = withJump((i) => {
+      i.ssh.jump = [bastion, { address: '10.0.0.7', privateKey: 'env:HOP_A' }];
+      i.hosts[3].ssh = { jump: [{ address: '10.0.0.6', privateKey: 'file:hop_b' }] };
+    });
+    assert.deepEqual(jumpKeyRefs(inv), [
+      ['ssh.jump[1].privateKey', 'env:HOP_A'],
+      ['hosts[3].ssh.jump[0].privateKey', 'file:hop_b'],
+    ]);
+  });
+
+  it("the deploy's local check names a hop key that does not resolve", async () => {
+    delete process.env.API7HA_TEST_UNSET_HOP_KEY;
+    const inv = withJump(
+      (i) =>
+        (i.hosts[4].ssh = {
+          jump: [{ address: '10.0.0.6', privateKey: 'env:API7HA_TEST_UNSET_HOP_KEY' }],
+        }),
+    );
+    await assert.rejects(
+      checkInventoryLocally({ inventory: inv, baseDir: os.tmpdir() }),
+      /hosts\[4\]\.ssh\.jump\[0\]\.privateKey: environment variable API7HA_TEST_UNSET_HOP_KEY is not set/,
+    );
   });
 });

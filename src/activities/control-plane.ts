@@ -16,17 +16,22 @@ import {
   COMPOSE_OVERRIDE_HEADER,
   renderComposeOverride,
 } from '../commands/etcd-tls';
-import { bundleTopDir, composeProject, dashboardDir, findHost, hasRole } from '../commands/layout';
+import {
+  bundleDir,
+  bundleTopDir,
+  composeProject,
+  dashboardDir,
+  findHost,
+  hasRole,
+} from '../commands/layout';
 import {
   bundleMarkerPath,
   dashboardConfPath,
   findBundleImagesArgv,
   imageIdsByTag,
   imagesMarkerPath,
-  readFileArgv,
+  readImageManifestsArgv,
   unpackBundleArgv,
-  writeImageManifestsArgv,
-  writeMarkerArgv,
 } from '../commands/files';
 import { httpRequest } from '../util/http';
 import type { SshSession } from '../ssh/session';
@@ -40,7 +45,7 @@ import {
   type DeployInput,
   type StepResult,
 } from './context';
-import { putTlsFiles, syncFile } from './remote-files';
+import { putTlsFiles, readGuarded, syncFile, writeGuarded } from './remote-files';
 
 export const DASHBOARD_SERVICE = 'api7-dashboard';
 export const DASHBOARD_READY_LINE = 'The manager-api is running successfully!';
@@ -51,13 +56,31 @@ async function unpackBundle(
   bundle: FileArtifact,
   installDir: string,
 ): Promise<boolean> {
-  const marker = await ssh.execRaw(readFileArgv(bundleMarkerPath(bundle, installDir)));
-  if (marker.code === 0 && marker.stdout.trim() === bundle.sha256) return false;
+  const dir = bundleDir(bundle, installDir);
+  const marker = await readGuarded(ssh, dir, bundleMarkerPath(bundle, installDir));
+  if (marker?.trim() === bundle.sha256) return false;
   await ssh.exec(unpackBundleArgv(bundle, installDir));
   // The images' ids first: a crash before the sha256 marker makes the next run redo both.
-  await ssh.exec(writeImageManifestsArgv(bundle, installDir));
-  await ssh.exec(writeMarkerArgv(bundle, installDir));
+  await noteImageManifests(ssh, bundle, installDir);
+  await writeGuarded(ssh, dir, bundleMarkerPath(bundle, installDir), `${bundle.sha256}\n`, '644');
   return true;
+}
+
+/** Note the `docker save` manifests of the bundle's images beside it; returns them. */
+async function noteImageManifests(
+  ssh: SshSession,
+  bundle: FileArtifact,
+  installDir: string,
+): Promise<string> {
+  const manifests = await ssh.exec(readImageManifestsArgv(bundle, installDir));
+  await writeGuarded(
+    ssh,
+    bundleDir(bundle, installDir),
+    imagesMarkerPath(bundle, installDir),
+    manifests,
+    '644',
+  );
+  return manifests;
 }
 
 /** The id of an image on the host, or undefined when it is not there. */
@@ -76,15 +99,12 @@ async function loadBundleImage(
   installDir: string,
   image: string,
 ): Promise<boolean> {
-  const dir = `${installDir}/${bundleTopDir(bundle)}`;
-  const markerPath = imagesMarkerPath(bundle, installDir);
-  let manifests = await ssh.execRaw(readFileArgv(markerPath));
-  if (manifests.code !== 0) {
-    // Unpacked by a version of api7-ha that did not note the ids.
-    await ssh.exec(writeImageManifestsArgv(bundle, installDir));
-    manifests = await ssh.execRaw(readFileArgv(markerPath));
-  }
-  const want = imageIdsByTag(manifests.stdout).get(image);
+  const dir = bundleDir(bundle, installDir);
+  // Missing when unpacked by a version of api7-ha that did not note the ids.
+  const manifests =
+    (await readGuarded(ssh, dir, imagesMarkerPath(bundle, installDir))) ??
+    (await noteImageManifests(ssh, bundle, installDir));
+  const want = imageIdsByTag(manifests).get(image);
   const have = await imageId(ssh, image);
   if (have && (!want || have === want)) return false;
   const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
@@ -217,10 +237,16 @@ export async function putClientTls(
   const files = clientTlsFiles(input.inventory, dir);
   if (!files.length) return false;
   const changed = await putTlsFiles(ssh, input, files);
-  const vendorCompose = await ssh.exec(readFileArgv(`${dir}/docker-compose.yaml`));
+  const vendorCompose = await readGuarded(ssh, dir, `${dir}/docker-compose.yaml`);
+  if (vendorCompose === undefined)
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${dir}/docker-compose.yaml is missing; deploy again to unpack the bundle anew`,
+      'ArtifactError',
+    );
   const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
   const overrideChanged = await syncFile(
     ssh,
+    dir,
     overrideFile,
     (current) => {
       if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
@@ -253,7 +279,7 @@ export async function configureAndStart(
   },
 ): Promise<{ changed: boolean; detail: string }> {
   const tlsChanged = await putClientTls(ssh, input, o.dir, o.service);
-  const wrote = await syncFile(ssh, o.configFile, o.render);
+  const wrote = await syncFile(ssh, o.dir, o.configFile, o.render);
   const up = await composeUp(
     ssh,
     o.flavor,

@@ -1,7 +1,8 @@
 // Phase 2: check one host without changing it; every problem is reported, not only the first.
+import { localFileSize } from '../config/local-files';
 import { localFile } from '../config/secrets';
 import { quote } from 'shell-quote';
-import type { Host, Inventory } from '../config/inventory';
+import { artifactField, type Host, type Inventory } from '../config/inventory';
 import {
   artifactsFor,
   composeProject,
@@ -25,7 +26,6 @@ import {
   UNPRIVILEGED_PROBES,
 } from '../commands/preflight';
 import { sudoCheckArgv, sudoSections } from '../commands/sudo';
-import { stat } from 'node:fs/promises';
 import { withHost, type DeployInput } from './context';
 import type { SshSession } from '../ssh/session';
 
@@ -119,7 +119,11 @@ export async function preflightHost(
 
     let need = 0;
     for (const a of artifactsFor(inv, host))
-      need += (await stat(localFile(a.path, input.baseDir))).size;
+      need += await localFileSize(
+        localFile(a.path, input.baseDir),
+        artifactField(inv, a),
+        'artifact',
+      );
     const df = await ssh.execRaw(diskFreeArgv(STAGING_DIR), { privileged: false });
     const avail = availableKiB(df.stdout) * 1024;
     if (!Number.isFinite(avail)) problems.push('cannot read free disk space');

@@ -1,51 +1,100 @@
 // Files api7-ha writes on hosts: config files edited in place, and TLS material copied
 // from the operator's machine. Written only when the content differs.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
+import { LocalFileError, readLocalFile } from '../config/local-files';
 import { localFile } from '../config/secrets';
 import type { TlsFile } from '../commands/etcd-tls';
-import { checksumArgv } from '../commands/staging';
-import { chmodArgv, makePrivateDirsArgv, readFileArgv, writeFileArgv } from '../commands/files';
-import type { SshSession } from '../ssh/session';
+import {
+  chmodArgv,
+  GUARD_REFUSED,
+  GUARDED_READ_MAX,
+  guardedReadArgv,
+  guardedSha256Argv,
+  guardedWriteArgv,
+  makePrivateDirsArgv,
+} from '../commands/files';
+import { RemoteCommandError, type SshSession } from '../ssh/session';
 import { secret, type DeployInput } from './context';
 
-/** Write stdin to a file with umask 077, then set its mode (works through sudo too). */
-async function writeFile(ssh: SshSession, file: string, content: string | Buffer, mode: string) {
-  await ssh.exec(writeFileArgv(file, mode), { stdin: content });
+/**
+ * Run a guarded file command (commands/files.ts). A refusal (a link planted in the
+ * directory, a file that is not regular) is never retried: nothing was written, and the
+ * operator must look at the host.
+ */
+async function guardedExec(ssh: SshSession, argv: string[], stdin?: string | Buffer) {
+  const r = await ssh.execRaw(argv, stdin === undefined ? {} : { stdin });
+  if (r.code === GUARD_REFUSED)
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${r.stderr.trim().replace(/^api7-ha: /, '')}; nothing was written — look at what put it there, remove it, then deploy again`,
+      'UnsafeHostPath',
+    );
+  return r;
 }
 
-/** Rewrite a config file from its current content; write only when it differs. True when written. */
+/** A file's content inside `dir`, or undefined when it is missing. */
+export async function readGuarded(
+  ssh: SshSession,
+  dir: string,
+  file: string,
+): Promise<string | undefined> {
+  const r = await guardedExec(ssh, guardedReadArgv(dir, file));
+  if (r.code === 1 && !r.stderr.trim()) return undefined;
+  if (r.code !== 0) throw new RemoteCommandError(ssh.target.name, `read ${file}`, r.code, r.stderr);
+  if (Buffer.byteLength(r.stdout) >= GUARDED_READ_MAX)
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${file} is larger than ${GUARDED_READ_MAX} bytes; that is no config file api7-ha wrote or the vendor ships`,
+      'UnsafeHostPath',
+    );
+  return r.stdout;
+}
+
+/** Write a file inside `dir` (never through a link), then set its mode. */
+export async function writeGuarded(
+  ssh: SshSession,
+  dir: string,
+  file: string,
+  content: string | Buffer,
+  mode: string,
+): Promise<void> {
+  const r = await guardedExec(ssh, guardedWriteArgv(dir, file, mode), content);
+  if (r.code !== 0)
+    throw new RemoteCommandError(ssh.target.name, `write ${file}`, r.code, r.stderr);
+}
+
+/** Rewrite a config file inside `dir` from its current content; write only when it differs. True when written. */
 export async function syncFile(
   ssh: SshSession,
+  dir: string,
   file: string,
   render: (current: string) => string,
   mode = '600',
 ): Promise<boolean> {
-  const current = await ssh.execRaw(readFileArgv(file));
-  const content = render(current.code === 0 ? current.stdout : '');
-  if (current.code === 0 && current.stdout === content) return false;
-  await writeFile(ssh, file, content, mode);
+  const current = await readGuarded(ssh, dir, file);
+  const content = render(current ?? '');
+  if (current === content) return false;
+  await writeGuarded(ssh, dir, file, content, mode);
   return true;
 }
 
 /**
- * Put a file whose content is known here. Compared by sha256 so a private key never
- * travels back from the host. True when written.
+ * Put a file inside `dir` whose content is known here. Compared by sha256 so a private
+ * key never travels back from the host. True when written.
  */
 export async function putFile(
   ssh: SshSession,
+  dir: string,
   file: string,
   content: Buffer,
   mode: string,
 ): Promise<boolean> {
   const want = createHash('sha256').update(content).digest('hex');
-  const have = await ssh.execRaw(checksumArgv(file));
+  const have = await guardedExec(ssh, guardedSha256Argv(dir, file));
   if (have.code === 0 && have.stdout.split(' ')[0] === want) {
     await ssh.exec(chmodArgv(mode, file));
     return false;
   }
-  await writeFile(ssh, file, content, mode);
+  await writeGuarded(ssh, dir, file, content, mode);
   return true;
 }
 
@@ -54,10 +103,10 @@ export function readTlsFile(input: DeployInput, f: TlsFile): Buffer {
   if (f.secret) return Buffer.from(`${secret(input, f.source, f.field)}\n`);
   const file = localFile(f.source, input.baseDir);
   try {
-    return readFileSync(file);
+    return readLocalFile(file, f.field, 'certificate');
   } catch (e) {
     throw ApplicationFailure.nonRetryable(
-      `${f.field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      e instanceof LocalFileError ? e.message : `${f.field}: cannot read ${file}`,
       'InventoryError',
     );
   }
@@ -74,7 +123,7 @@ export async function putTlsFiles(
   await ssh.exec(makePrivateDirsArgv(dirs));
   let changed = false;
   for (const f of files)
-    if (await putFile(ssh, f.remote, readTlsFile(input, f), f.secret ? '600' : '644'))
+    if (await putFile(ssh, f.root, f.remote, readTlsFile(input, f), f.secret ? '600' : '644'))
       changed = true;
   return changed;
 }

@@ -2,13 +2,14 @@
 // skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
 // A non-root user (ssh.sudo) uploads into its own directory and sudo puts the checked file
 // in place (commands/staging.ts).
-import { localFile } from '../config/secrets';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { SFTPWrapper } from 'ssh2';
-import type { FileArtifact } from '../config/inventory';
+import { artifactField, type FileArtifact } from '../config/inventory';
+import { LocalFileError, openLocalFile } from '../config/local-files';
+import { localFile } from '../config/secrets';
 import { artifactsFor, findHost } from '../commands/layout';
 import {
   checksumArgv,
@@ -44,14 +45,18 @@ async function remoteSize(sftp: SFTPWrapper, file: string): Promise<number> {
 /** Append local bytes from `offset` to the remote file, heartbeating progress. */
 function appendFrom(
   sftp: SFTPWrapper,
-  local: string,
+  local: FileHandle,
   remote: string,
   offset: number,
   total: number,
   label: string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const source = createReadStream(local, { start: offset, highWaterMark: 256 * 1024 });
+    const source = local.createReadStream({
+      start: offset,
+      highWaterMark: 256 * 1024,
+      autoClose: false,
+    });
     const sink = sftp.createWriteStream(remote, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
     let sent = 0;
     let lastBeat = 0;
@@ -79,13 +84,40 @@ async function shipOne(
   a: FileArtifact,
   ensureIncoming: () => Promise<void>,
 ): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
-  const local = localFile(a.path, input.baseDir);
   const u = uploadPaths(a, ssh.target);
   const remote = u.staged;
   if ((await remoteSha256(ssh, remote)) === a.sha256)
     return { remote, action: 'present', bytes: 0 };
   if (u.incoming) await ensureIncoming();
-  const total = (await stat(local)).size;
+  // Opened like every local file: a regular file of bounded size, never a FIFO or device.
+  let opened;
+  try {
+    opened = await openLocalFile(
+      localFile(a.path, input.baseDir),
+      artifactField(input.inventory, a),
+      'artifact',
+    );
+  } catch (e) {
+    if (e instanceof LocalFileError)
+      throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
+    throw e;
+  }
+  try {
+    return await upload(ssh, sftp, a, u, opened.handle, opened.size);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+async function upload(
+  ssh: SshSession,
+  sftp: SFTPWrapper,
+  a: FileArtifact,
+  u: ReturnType<typeof uploadPaths>,
+  local: FileHandle,
+  total: number,
+): Promise<{ remote: string; action: 'uploaded' | 'resumed'; bytes: number }> {
+  const remote = u.staged;
   // The partial file belongs to the SSH user: it is read and removed without sudo.
   const partial = u.partial;
   let offset = await remoteSize(sftp, partial);

@@ -1,67 +1,69 @@
 // Phase 1: the inventory's meaning and the artifacts on the worker's disk, before any host.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
-import { inventoryWarnings, type FileArtifact } from '../config/inventory';
+import { inventoryArtifacts, inventoryWarnings, type Inventory } from '../config/inventory';
+import { LocalFileError, openLocalFile, readLocalTextIfExists } from '../config/local-files';
+import { checkGzip, readBundleIndex } from '../config/bundle-index';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
+import { checkSshKey, sshKeyRefs } from '../config/ssh-key';
 import { checkEtcdTls } from '../config/tls-check';
+import {
+  bundleEntryProblems,
+  bundleLayoutProblems,
+  type BundleKind,
+} from '../commands/bundle-contents';
 import { bundleTopDir } from '../commands/layout';
-import { jumpKeyRefs } from '../ssh/targets';
-import { run } from '../util/exec';
 import { runningRuns, sharedClient } from '../temporal/lookup';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  let n = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    if (++n % 256 === 0) heartbeat({ hashing: file });
-  }
-  return hash.digest('hex');
-}
-
-async function checkArtifact(
-  input: DeployInput,
-  field: string,
-  a: FileArtifact,
-  problems: string[],
-): Promise<void> {
-  const file = localFile(a.path, input.baseDir);
+/** sha256 of a local file, opened safely; heartbeats while it reads. */
+export async function sha256File(file: string, field = 'artifact'): Promise<string> {
+  const opened = await openLocalFile(file, field, 'artifact');
   try {
-    if (!(await stat(file)).isFile())
-      return void problems.push(`${field}.path: ${file} is not a file`);
-  } catch {
-    return void problems.push(`${field}.path: ${file} does not exist`);
+    const hash = createHash('sha256');
+    let n = 0;
+    for await (const chunk of opened.handle.createReadStream({ autoClose: false })) {
+      hash.update(chunk as Buffer);
+      if (++n % 256 === 0) heartbeat({ hashing: file });
+    }
+    return hash.digest('hex');
+  } finally {
+    await opened.handle.close();
   }
-  const actual = await sha256File(file);
-  if (actual !== a.sha256)
-    problems.push(`${field}.sha256: ${file} has sha256 ${actual}, the inventory says ${a.sha256}`);
 }
 
-async function checkBundleLayout(
-  input: DeployInput,
-  field: string,
-  a: FileArtifact,
-  needs: string[],
-  problems: string[],
-) {
-  const file = localFile(a.path, input.baseDir);
-  const listing = await run(['tar', '-tzf', file], { allowFailure: true });
-  if (listing.code !== 0)
-    return void problems.push(`${field}.path: ${file} is not a readable .tar.gz`);
-  const entries = listing.stdout.split('\n').map((l) => l.replace(/^\.\//, ''));
-  const top = bundleTopDir(a);
-  // Directories may be listed only through the files in them.
-  const has = (p: string) => entries.some((e) => e === p || e.startsWith(`${p}/`));
-  for (const need of needs)
-    if (!has(`${top}/${need}`))
+const BUNDLE_KINDS: Record<string, BundleKind> = {
+  'dashboard.bundle': 'dashboard',
+  'gateway.bundle': 'gateway',
+};
+
+/** Each artifact: a regular file of bounded size with the pinned sha256; bundles also by their index. */
+async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[]) {
+  for (const { field, artifact } of inventoryArtifacts(inv)) {
+    const file = localFile(artifact.path, baseDir);
+    const kind = BUNDLE_KINDS[field];
+    try {
+      if (kind) await checkGzip(file, `${field}.path`);
+      const actual = await sha256File(file, `${field}.path`);
+      if (actual !== artifact.sha256) {
+        problems.push(
+          `${field}.sha256: ${file} has sha256 ${actual}, the inventory says ${artifact.sha256}`,
+        );
+        continue;
+      }
+      if (!kind) continue;
+      const { entries } = await readBundleIndex(file, `${field}.path`);
+      const top = bundleTopDir(artifact);
+      const unsafe = bundleEntryProblems(`${field}.path`, top, kind, entries);
       problems.push(
-        `${field}.path: ${path.basename(file)} has no ${top}/${need} (is it the vendor bundle?)`,
+        ...(unsafe.length ? unsafe : bundleLayoutProblems(field, file, top, kind, entries)),
       );
+    } catch (e) {
+      if (!(e instanceof LocalFileError)) throw e;
+      problems.push(e.message);
+    }
+  }
 }
 
 export interface ValidateResult {
@@ -89,6 +91,40 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
   return result;
 }
 
+/**
+ * What every workflow's activities read on the worker: secret references (which must
+ * resolve, and SSH keys parse), known_hosts and the etcd certificates. Values are
+ * dropped at once; messages name fields and files only.
+ */
+export function referenceProblems(inv: Inventory, baseDir: string): string[] {
+  const problems: string[] = [];
+  const refs: Array<[string, string | undefined]> = [
+    ['dashboard.password', inv.dashboard.password],
+    ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
+    ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],
+  ];
+  for (const [field, ref] of refs) {
+    if (!ref) continue;
+    try {
+      resolveSecret(ref, field, baseDir);
+    } catch (e) {
+      problems.push(e instanceof SecretError ? e.message : `${field}: cannot be read`);
+    }
+  }
+  for (const [field, ref] of sshKeyRefs(inv)) {
+    const problem = checkSshKey(ref, field, baseDir);
+    if (problem) problems.push(problem);
+  }
+  if (inv.ssh.knownHosts)
+    try {
+      readLocalTextIfExists(localFile(inv.ssh.knownHosts, baseDir), 'ssh.knownHosts', 'knownHosts');
+    } catch (e) {
+      problems.push(e instanceof LocalFileError ? e.message : 'ssh.knownHosts: cannot be read');
+    }
+  problems.push(...checkEtcdTls(inv, baseDir));
+  return problems;
+}
+
 /** Schema, meaning, secret references and artifacts: everything checkable on this machine. */
 export async function checkInventoryLocally(input: DeployInput): Promise<ValidateResult> {
   let inv;
@@ -99,48 +135,8 @@ export async function checkInventoryLocally(input: DeployInput): Promise<Validat
       throw ApplicationFailure.nonRetryable(e.message, 'InventoryError');
     throw e;
   }
-  const problems: string[] = [];
-  // References must resolve now; the values are dropped at once.
-  const refs: Array<[string, string | undefined]> = [
-    ['ssh.privateKey', inv.ssh.privateKey],
-    ...inv.hosts.map((h, i): [string, string | undefined] => [
-      `hosts[${i}].ssh.privateKey`,
-      h.ssh?.privateKey,
-    ]),
-    ...jumpKeyRefs(inv),
-    ['dashboard.password', inv.dashboard.password],
-    ['dashboard.tokenSecret', inv.dashboard.tokenSecret],
-    ['etcd.auth.password', inv.etcd.auth.enabled ? inv.etcd.auth.password : undefined],
-  ];
-  for (const [field, ref] of refs) {
-    if (!ref) continue;
-    try {
-      resolveSecret(ref, field, input.baseDir);
-    } catch (e) {
-      problems.push(e instanceof SecretError ? e.message : `${field}: ${String(e)}`);
-    }
-  }
-  problems.push(...checkEtcdTls(inv, input.baseDir));
-  await checkArtifact(input, 'dashboard.bundle', inv.dashboard.bundle, problems);
-  await checkArtifact(input, 'gateway.bundle', inv.gateway.bundle, problems);
-  if (inv.etcd.imageTarball)
-    await checkArtifact(input, 'etcd.imageTarball', inv.etcd.imageTarball, problems);
-  if (!problems.length) {
-    await checkBundleLayout(
-      input,
-      'dashboard.bundle',
-      inv.dashboard.bundle,
-      ['docker-compose.yaml', 'dashboard_conf', 'images'],
-      problems,
-    );
-    await checkBundleLayout(
-      input,
-      'gateway.bundle',
-      inv.gateway.bundle,
-      ['docker-compose.yaml', 'gateway_conf', 'images'],
-      problems,
-    );
-  }
+  const problems = referenceProblems(inv, input.baseDir);
+  await checkArtifacts(inv, input.baseDir, problems);
   if (problems.length)
     throw ApplicationFailure.nonRetryable(
       `the inventory cannot be deployed:\n${problems.map((p) => `  - ${p}`).join('\n')}`,

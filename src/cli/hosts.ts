@@ -1,9 +1,10 @@
 // `api7-ha hosts trust`: show each host's (and jump host's) key fingerprint and whether the
 // inventory trusts it; --write records unknown keys in the inventory's known_hosts file.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { loadInventory } from '../config/load';
+import { readLocalTextIfExists } from '../config/local-files';
 import { localFile } from '../config/secrets';
 import { knownHostsLine, trustRows, type TrustState } from '../ssh/trust';
 
@@ -15,7 +16,7 @@ export async function hostsTrustCommand(opts: {
   const file = inv.ssh.knownHosts ? localFile(inv.ssh.knownHosts, baseDir) : undefined;
   if (opts.write && !file)
     throw new Error('ssh.knownHosts: --write needs a known_hosts file in the inventory');
-  const text = file && existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const text = (file && readLocalTextIfExists(file, 'ssh.knownHosts', 'knownHosts')) ?? '';
   const rows = await trustRows(inv, baseDir, text);
   const colour: Record<TrustState | 'unreachable', (s: string) => string> = {
     pinned: pc.green,

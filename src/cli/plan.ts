@@ -4,19 +4,30 @@ import { localFile } from '../config/secrets';
 import { deployPlan, renderPlan, type VendorFiles } from '../commands/plan';
 import { bundleTopDir } from '../commands/layout';
 import type { Inventory } from '../config/inventory';
-import { run } from '../util/exec';
+import { readBundleIndex } from '../config/bundle-index';
+import { LocalFileError } from '../config/local-files';
+import { DASHBOARD_CONF, GATEWAY_CONFIG } from '../commands/files';
 
-/** Read a config file out of a local bundle (empty when the bundle is not there yet). */
+/** The vendor's config file out of a local bundle (undefined when it is not there yet). */
 async function fromBundle(
   bundle: Inventory['dashboard']['bundle'],
+  field: string,
   baseDir: string,
   inner: string,
 ): Promise<string | undefined> {
-  const r = await run(
-    ['tar', '-xzOf', localFile(bundle.path, baseDir), `${bundleTopDir(bundle)}/${inner}`],
-    { allowFailure: true },
-  );
-  return r.code === 0 ? r.stdout : undefined;
+  const name = `${bundleTopDir(bundle)}/${inner}`;
+  try {
+    return (await readBundleIndex(localFile(bundle.path, baseDir), field, [name])).contents.get(
+      name,
+    );
+  } catch (e) {
+    // A bundle not downloaded yet still gets a plan; anything else that is no bundle is refused.
+    if (!(e instanceof LocalFileError) || e.why !== 'does not exist') throw e;
+    console.warn(
+      `warning: ${e.message}; the plan shows the config files without the vendor's defaults`,
+    );
+    return undefined;
+  }
 }
 
 export async function planCommand(opts: {
@@ -29,10 +40,16 @@ export async function planCommand(opts: {
   const vendor: VendorFiles = {
     dashboardConf: await fromBundle(
       inventory.dashboard.bundle,
+      'dashboard.bundle.path',
       baseDir,
-      'dashboard_conf/conf.yaml',
+      DASHBOARD_CONF,
     ),
-    gatewayConfig: await fromBundle(inventory.gateway.bundle, baseDir, 'gateway_conf/config.yaml'),
+    gatewayConfig: await fromBundle(
+      inventory.gateway.bundle,
+      'gateway.bundle.path',
+      baseDir,
+      GATEWAY_CONFIG,
+    ),
   };
   const plan = deployPlan(inventory, baseDir, opts.compose, vendor);
   console.log(opts.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));

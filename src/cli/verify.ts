@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import { loadInventory } from '../config/load';
+import { referenceProblems } from '../activities/validate';
+import { InventoryError, loadInventory } from '../config/load';
 import { connectClient } from '../temporal/connection';
 import { clusterRunsQuery } from '../temporal/lookup';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
@@ -92,6 +93,9 @@ export function checkVerifyOptions(input: VerifyInput): void {
 /** Inventory plus drill options from the command line, checked before anything starts. */
 export async function loadVerifyInput(file: string, o: VerifyCliOptions): Promise<VerifyInput> {
   const loaded = await loadInventory(file);
+  // The drills' activities read these on the worker; a bad one is refused here first.
+  const problems = referenceProblems(loaded.inventory, loaded.baseDir);
+  if (problems.length) throw new InventoryError(file, problems);
   const input: VerifyInput = {
     inventory: loaded.inventory,
     baseDir: loaded.baseDir,

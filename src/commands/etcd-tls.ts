@@ -34,6 +34,8 @@ export interface TlsFile {
   source: string;
   secret: boolean;
   remote: string;
+  /** The directory of api7-ha's that holds it: written only inside, never through a link. */
+  root: string;
 }
 
 const forHost = (p: string, hostName: string) => p.replaceAll('{host}', hostName);
@@ -43,18 +45,26 @@ export function memberTlsFiles(inv: Inventory, hostName: string): TlsFile[] {
   const tls = etcdTls(inv);
   if (!tls) return [];
   return [
-    { field: 'etcd.tls.ca', source: tls.ca, secret: false, remote: `${tls.certDir}/ca.crt` },
+    {
+      field: 'etcd.tls.ca',
+      source: tls.ca,
+      secret: false,
+      remote: `${tls.certDir}/ca.crt`,
+      root: tls.certDir,
+    },
     {
       field: 'etcd.tls.memberCert',
       source: forHost(tls.memberCert, hostName),
       secret: false,
       remote: `${tls.certDir}/member.crt`,
+      root: tls.certDir,
     },
     {
       field: 'etcd.tls.memberKey',
       source: forHost(tls.memberKey, hostName),
       secret: true,
       remote: `${tls.certDir}/member.key`,
+      root: tls.certDir,
     },
   ];
 }
@@ -65,18 +75,26 @@ export function clientTlsFiles(inv: Inventory, bundleDir: string): TlsFile[] {
   if (!tls) return [];
   const dir = `${bundleDir}/${CLIENT_TLS_DIR}`;
   return [
-    { field: 'etcd.tls.ca', source: tls.ca, secret: false, remote: `${dir}/ca.crt` },
+    {
+      field: 'etcd.tls.ca',
+      source: tls.ca,
+      secret: false,
+      remote: `${dir}/ca.crt`,
+      root: bundleDir,
+    },
     {
       field: 'etcd.tls.clientCert',
       source: tls.clientCert,
       secret: false,
       remote: `${dir}/client.crt`,
+      root: bundleDir,
     },
     {
       field: 'etcd.tls.clientKey',
       source: tls.clientKey,
       secret: true,
       remote: `${dir}/client.key`,
+      root: bundleDir,
     },
   ];
 }

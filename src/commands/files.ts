@@ -13,28 +13,53 @@ export const makeDirArgv = (dir: string) => ['mkdir', '-p', dir];
 export const makePrivateDirsArgv = (dirs: string[]) => ['mkdir', '-p', '-m', '700', ...dirs];
 export const chmodArgv = (mode: string, file: string) => ['chmod', mode, file];
 
-/** A file's content on stdout (a missing file exits non-zero). */
-export const readFileArgv = (file: string) => ['cat', file];
-
 /**
- * Write stdin to `file` with umask 077, then set its mode. The script is a constant and
- * `file` and `mode` are its arguments, so a sudo rule for this argv allows writing that
- * one file and nothing else.
+ * Every file api7-ha reads or writes inside a directory of its own (a bundle it unpacked,
+ * etcd's certDir) goes through this one fixed script, which never follows a link:
+ * `$2` must hold `$3`, and neither `$2`, any directory between them, nor `$3` may be a
+ * symbolic link; `$3` must be a regular file with no other hard links. Reads and writes
+ * use dd's nofollow flags, so a link swapped in after the checks still fails. A refusal
+ * exits GUARD_REFUSED and says why on stderr; a missing file exits 1. Ops:
+ * `read` (at most GUARDED_READ_MAX bytes on stdout), `sha256`, and `write` (stdin, mode `$4`).
+ * The script and its arguments are fixed, so a sudo rule allows exactly one file.
  */
-export const WRITE_FILE_SCRIPT = 'umask 077 && cat > "$1" && chmod "$2" "$1"';
-export const writeFileArgv = (file: string, mode: string) => [
+export const GUARDED_FILE_SCRIPT = [
+  'o=$1; d=$2; f=$3; r=${f#"$d"/}',
+  'no() { echo "api7-ha: refusing to $o $f: $1" >&2; exit 65; }',
+  'if [ "$r" = "$f" ] || [ -z "$r" ]; then no "it is not inside $d"; fi',
+  'p=$d',
+  'while :; do if [ -L "$p" ]; then no "$p is a symbolic link"; fi; c=${r%%/*}; p=$p/$c; if [ "$c" = "$r" ]; then break; fi; r=${r#*/}; done',
+  'if [ -L "$f" ]; then no "it is a symbolic link"; fi',
+  'if [ -e "$f" ]; then if [ ! -f "$f" ]; then no "it is not a regular file"; fi; if [ "$(stat -c %h -- "$f")" != 1 ]; then no "it has other hard links"; fi; elif [ "$o" != write ]; then exit 1; fi',
+  'case $o in read) exec dd if="$f" iflag=nofollow bs=65536 count=16 status=none;; sha256) dd if="$f" iflag=nofollow status=none | sha256sum;; write) umask 077 && dd of="$f" oflag=nofollow status=none && chmod "$4" "$f";; esac',
+].join('; ');
+export const GUARD_REFUSED = 65;
+/** A guarded read returns at most this much; a config file that long is refused. */
+export const GUARDED_READ_MAX = 16 * 65536;
+
+const guarded = (op: string, dir: string, file: string, ...rest: string[]) => [
   'sh',
   '-c',
-  WRITE_FILE_SCRIPT,
+  GUARDED_FILE_SCRIPT,
   'sh',
+  op,
+  dir,
   file,
-  mode,
+  ...rest,
 ];
+/** `file`'s content on stdout; exits 1 when it is missing. */
+export const guardedReadArgv = (dir: string, file: string) => guarded('read', dir, file);
+/** `<sha256>  -` for `file`; exits 1 when it is missing. */
+export const guardedSha256Argv = (dir: string, file: string) => guarded('sha256', dir, file);
+/** Write stdin to `file` with umask 077, then set its mode. */
+export const guardedWriteArgv = (dir: string, file: string, mode: string) =>
+  guarded('write', dir, file, mode);
 
-/** The config files the guide edits by hand. */
-export const dashboardConfPath = (inv: Inventory) =>
-  `${dashboardDir(inv)}/dashboard_conf/conf.yaml`;
-export const gatewayConfigPath = (inv: Inventory) => `${gatewayDir(inv)}/gateway_conf/config.yaml`;
+/** The config files the guide edits by hand, inside their bundles. */
+export const DASHBOARD_CONF = 'dashboard_conf/conf.yaml';
+export const GATEWAY_CONFIG = 'gateway_conf/config.yaml';
+export const dashboardConfPath = (inv: Inventory) => `${dashboardDir(inv)}/${DASHBOARD_CONF}`;
+export const gatewayConfigPath = (inv: Inventory) => `${gatewayDir(inv)}/${GATEWAY_CONFIG}`;
 
 /** Beside an unpacked bundle: the sha256 of the tarball it came from. */
 export const BUNDLE_MARKER = '.api7-ha-bundle-sha256';
@@ -49,16 +74,6 @@ export const unpackBundleArgv = (bundle: FileArtifact, installDir: string) => [
   installDir,
 ];
 
-export const WRITE_MARKER_SCRIPT = 'printf "%s\\n" "$1" > "$2"';
-export const writeMarkerArgv = (bundle: FileArtifact, installDir: string) => [
-  'sh',
-  '-c',
-  WRITE_MARKER_SCRIPT,
-  'sh',
-  bundle.sha256,
-  bundleMarkerPath(bundle, installDir),
-];
-
 /**
  * Beside an unpacked bundle: the `docker save` manifests of its images/*.tar.gz, one
  * JSON document per line, written once per unpack. They give each tag's image id, so an
@@ -67,15 +82,15 @@ export const writeMarkerArgv = (bundle: FileArtifact, installDir: string) => [
 export const IMAGES_MARKER = '.api7-ha-bundle-images';
 export const imagesMarkerPath = (bundle: FileArtifact, installDir: string) =>
   `${installDir}/${bundleTopDir(bundle)}/${IMAGES_MARKER}`;
-export const WRITE_IMAGE_MANIFESTS_SCRIPT =
-  'for f in "$1"/images/*.tar.gz; do tar -xzOf "$f" manifest.json && echo; done > "$2"';
-export const writeImageManifestsArgv = (bundle: FileArtifact, installDir: string) => [
+export const READ_IMAGE_MANIFESTS_SCRIPT =
+  'for f in "$1"/images/*.tar.gz; do tar -xzOf "$f" manifest.json && echo; done';
+/** The manifests on stdout; the activity writes them to the marker (guarded). */
+export const readImageManifestsArgv = (bundle: FileArtifact, installDir: string) => [
   'sh',
   '-c',
-  WRITE_IMAGE_MANIFESTS_SCRIPT,
+  READ_IMAGE_MANIFESTS_SCRIPT,
   'sh',
   `${installDir}/${bundleTopDir(bundle)}`,
-  imagesMarkerPath(bundle, installDir),
 ];
 
 /**

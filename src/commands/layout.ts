@@ -1,11 +1,11 @@
 // Where things live on a host, derived from the inventory alone (pure), so the deploy,
 // `plan` and the drills all agree.
 import path from 'node:path';
-import type { FileArtifact, Host, Inventory } from '../config/inventory';
+import { API7HA_DIR, type FileArtifact, type Host, type Inventory } from '../config/inventory';
 
-export const STAGING_DIR = '/opt/api7-ha/artifacts';
+export const STAGING_DIR = `${API7HA_DIR}/artifacts`;
 /** Uploads of a non-root SSH user (ssh.sudo) travel through <INCOMING_DIR>/<user>; see staging.ts. */
-export const INCOMING_DIR = '/opt/api7-ha/incoming';
+export const INCOMING_DIR = `${API7HA_DIR}/incoming`;
 
 /** api7-2.13.2209.1-cp.tar.gz unpacks to api7-2.13.2209.1-cp/ (checked at validation). */
 export function bundleTopDir(bundle: FileArtifact): string {
@@ -15,10 +15,12 @@ export function bundleTopDir(bundle: FileArtifact): string {
 export const stagedPath = (artifact: FileArtifact) =>
   `${STAGING_DIR}/${path.basename(artifact.path)}`;
 
+/** Where a bundle is unpacked: api7-ha reads and writes files only inside it. */
+export const bundleDir = (bundle: FileArtifact, installDir: string) =>
+  `${installDir}/${bundleTopDir(bundle)}`;
 export const dashboardDir = (inv: Inventory) =>
-  `${inv.dashboard.installDir}/${bundleTopDir(inv.dashboard.bundle)}`;
-export const gatewayDir = (inv: Inventory) =>
-  `${inv.gateway.installDir}/${bundleTopDir(inv.gateway.bundle)}`;
+  bundleDir(inv.dashboard.bundle, inv.dashboard.installDir);
+export const gatewayDir = (inv: Inventory) => bundleDir(inv.gateway.bundle, inv.gateway.installDir);
 
 /** The name compose v2 gives a project in that directory (the guide's `api7-21322091-cp`). */
 export function composeProject(dir: string): string {

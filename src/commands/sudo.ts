@@ -3,7 +3,7 @@
 // builders the activities run, with every argument fixed by the inventory, so a rule
 // allows one command line; only docker and docker-compose take any arguments.
 import type { Host, Inventory } from '../config/inventory';
-import { artifactsFor, bundleTopDir, directoriesFor, hasRole } from './layout';
+import { artifactsFor, bundleDir, directoriesFor, hasRole } from './layout';
 import { clientTlsFiles, COMPOSE_OVERRIDE_FILE, memberTlsFiles, type TlsFile } from './etcd-tls';
 import {
   bundleMarkerPath,
@@ -15,11 +15,11 @@ import {
   imagesMarkerPath,
   makeDirArgv,
   makePrivateDirsArgv,
-  readFileArgv,
+  guardedReadArgv,
+  guardedSha256Argv,
+  guardedWriteArgv,
+  readImageManifestsArgv,
   unpackBundleArgv,
-  writeFileArgv,
-  writeImageManifestsArgv,
-  writeMarkerArgv,
 } from './files';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
 
@@ -35,9 +35,9 @@ function tlsFileRules(files: TlsFile[]): SudoRule[] {
     ...files.flatMap((f) => {
       const mode = f.secret ? '600' : '644';
       return [
-        { argv: checksumArgv(f.remote) },
+        { argv: guardedSha256Argv(f.root, f.remote) },
         { argv: chmodArgv(mode, f.remote) },
-        { argv: writeFileArgv(f.remote, mode) },
+        { argv: guardedWriteArgv(f.root, f.remote, mode) },
       ];
     }),
   ];
@@ -119,36 +119,40 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
     sections.push({
       name: 'BUNDLES',
       why: "images: unpack each bundle once (its sha256 in a marker file), note its images' ids\n(their manifests, by a fixed script), find its images.",
-      rules: bundles.flatMap(([bundle, installDir]) => [
-        { argv: readFileArgv(bundleMarkerPath(bundle, installDir)) },
-        { argv: unpackBundleArgv(bundle, installDir) },
-        { argv: writeMarkerArgv(bundle, installDir) },
-        { argv: writeImageManifestsArgv(bundle, installDir) },
-        { argv: readFileArgv(imagesMarkerPath(bundle, installDir)) },
-        { argv: findBundleImagesArgv(`${installDir}/${bundleTopDir(bundle)}`) },
-      ]),
+      rules: bundles.flatMap(([bundle, installDir]) => {
+        const dir = bundleDir(bundle, installDir);
+        return [
+          { argv: guardedReadArgv(dir, bundleMarkerPath(bundle, installDir)) },
+          { argv: unpackBundleArgv(bundle, installDir) },
+          { argv: guardedWriteArgv(dir, bundleMarkerPath(bundle, installDir), '644') },
+          { argv: readImageManifestsArgv(bundle, installDir) },
+          { argv: guardedReadArgv(dir, imagesMarkerPath(bundle, installDir)) },
+          { argv: guardedWriteArgv(dir, imagesMarkerPath(bundle, installDir), '644') },
+          { argv: findBundleImagesArgv(dir) },
+        ];
+      }),
     });
     sections.push({
       name: 'CONFIG',
-      why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed and so are its arguments).',
-      rules: bundles.flatMap(([, , conf]) => [
-        { argv: readFileArgv(conf) },
-        { argv: writeFileArgv(conf, '600') },
+      why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed, never follows a link, and so are its arguments).',
+      rules: bundles.flatMap(([bundle, installDir, conf]) => [
+        { argv: guardedReadArgv(bundleDir(bundle, installDir), conf) },
+        { argv: guardedWriteArgv(bundleDir(bundle, installDir), conf, '600') },
       ]),
     });
     sections.push({
       name: 'CLIENT_TLS',
       why: "dashboards, gateways, with etcd.tls: the client files in the bundle directory and\nthe compose file that mounts them (made from the vendor's compose file).",
       rules: bundles.flatMap(([bundle, installDir]) => {
-        const dir = `${installDir}/${bundleTopDir(bundle)}`;
+        const dir = bundleDir(bundle, installDir);
         const files = clientTlsFiles(inv, dir);
         if (!files.length) return [];
         const override = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
         return [
           ...tlsFileRules(files),
-          { argv: readFileArgv(`${dir}/docker-compose.yaml`) },
-          { argv: readFileArgv(override) },
-          { argv: writeFileArgv(override, '644') },
+          { argv: guardedReadArgv(dir, `${dir}/docker-compose.yaml`) },
+          { argv: guardedReadArgv(dir, override) },
+          { argv: guardedWriteArgv(dir, override, '644') },
         ];
       }),
     });

@@ -7,19 +7,50 @@ export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
 
 const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** RFC 1123 host names: labels of at most 63 characters, 253 in all (compared lower-cased). */
 const hostname =
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const ipv4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/** Dotted decimal only: inet_aton would also take 10.1, 0x0a.0.0.1 or 012.0.0.1. */
+const ipv4 = new RegExp(`^${octet}(\\.${octet}){3}$`);
+/** A last label that inet_aton and the URL standard read as a number makes it an IPv4 address. */
+const numericLastLabel = /(^|\.)(0x[0-9a-f]*|[0-9]+)$/;
 
 export const name = z
   .string()
   .regex(dnsLabel, { error: 'must be lower-case letters, digits and dashes (a DNS label)' });
 
+/** Why an IPv4 address cannot be a cluster host's or an upstream's (undefined: it can). */
+export function unusableIpv4(a: string): string | undefined {
+  const [first = 0, ...rest] = a.split('.').map(Number);
+  if (first === 0) return 'is an unspecified ("this network") address';
+  if (a === '255.255.255.255') return 'is the broadcast address';
+  if (first >= 224 && first <= 239) return 'is a multicast address';
+  if (first >= 240) return 'is a reserved address';
+  void rest;
+  return undefined;
+}
+
+export const isLoopback = (a: string) =>
+  a === 'localhost' || a.endsWith('.localhost') || (ipv4.test(a) && a.startsWith('127.'));
+
+/** Why a (lower-cased) host address is not acceptable, or undefined. */
+export function addressProblem(a: string): string | undefined {
+  if (ipv4.test(a)) return unusableIpv4(a);
+  if (numericLastLabel.test(a) || /^[0-9.]+$/.test(a))
+    return 'must be an IPv4 address in dotted decimal (four numbers 0-255, no leading zeros; shorthand, hex and octal forms are refused) or a host name';
+  if (!hostname.test(a))
+    return 'must be an IPv4 address or a host name (letters, digits, dashes and dots; labels of at most 63 characters)';
+  return undefined;
+}
+
+/** An IPv4 address or a host name, in canonical form (host names lower-cased). */
 export const address = z
   .string()
-  // All-numeric dotted names are meant as addresses, so they must be valid ones.
-  .refine((v) => ipv4.test(v) || (hostname.test(v) && !/^[0-9.]+$/.test(v)), {
-    error: 'must be an IPv4 address or a host name',
+  .toLowerCase()
+  .superRefine((v, ctx) => {
+    const problem = addressProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 export const port = z
@@ -38,21 +69,91 @@ export const secretRef = z
 const safePathChars = /^[A-Za-z0-9._/@+-]+$/;
 const noDotDot = (p: string) => !p.split('/').includes('..');
 
-/** An absolute path on a remote host; it reaches shells, so only plain characters. */
+/** `//a/./b/` is `/a/b`: every rule below is checked on, and every use sees, this form. */
+export const normalizeRemotePath = (p: string) =>
+  `/${p
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/')}`;
+
+/** System directories: never a data or install directory, nor anything under them. */
+export const SYSTEM_TREES = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib*',
+  '/proc',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/usr/bin',
+  '/usr/include',
+  '/usr/lib*',
+  '/usr/libexec',
+  '/usr/sbin',
+  '/usr/share',
+] as const;
+const systemTree = (p: string) =>
+  SYSTEM_TREES.find((t) =>
+    t.endsWith('*')
+      ? new RegExp(`^${t.slice(0, -1)}[^/]*(/|$)`).test(p)
+      : p === t || p.startsWith(`${t}/`),
+  );
+/** Shared directories that may hold ours, but must never be ours themselves. */
+export const SHARED_DIRS = [
+  '/',
+  '/home',
+  '/media',
+  '/mnt',
+  '/srv',
+  '/tmp',
+  '/usr',
+  '/usr/local',
+  '/var',
+  '/var/lib',
+  '/var/log',
+] as const;
+
+export const within = (p: string, dir: string) =>
+  dir === '/' || p === dir || p.startsWith(`${dir}/`);
+
+/** Why a normalized remote directory cannot be one api7-ha owns, or undefined. */
+export function remoteDirProblem(p: string): string | undefined {
+  if (p === '/') return 'must not be the root directory';
+  const tree = systemTree(p);
+  if (tree) return `must not be a system directory or inside one (${tree})`;
+  if ((SHARED_DIRS as readonly string[]).includes(p))
+    return `must not be ${p} itself (a shared directory); name a directory of its own under it`;
+  return undefined;
+}
+
+/** An absolute directory on a remote host; it reaches shells, so only plain characters. */
 export const remotePath = z
   .string()
   .regex(/^\//, { error: 'must be an absolute path' })
   .regex(safePathChars, { error: 'may contain only letters, digits and . _ / @ + -' })
   .refine(noDotDot, { error: 'must not contain ".." segments' })
-  .refine((p) => p !== '/', { error: 'must not be the root directory' });
+  .transform(normalizeRemotePath)
+  .superRefine((p, ctx) => {
+    const problem = remoteDirProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** A path on the operator's machine, absolute or relative to the inventory file. */
 export const localPath = z
   .string()
   .min(1, { error: 'must not be empty' })
+  .max(4096, { error: 'must be at most 4096 characters' })
   .refine((p) => !p.includes('\0') && !p.includes('\n'), {
     error: 'must not contain NUL or newlines',
   });
+
+/** Artifacts are staged on hosts by file name, so the name reaches remote paths. */
+const artifactPath = localPath.refine(
+  (p) => /^[A-Za-z0-9._@+-]+$/.test(p.slice(p.lastIndexOf('/') + 1)) && !/\/$/.test(p),
+  { error: 'must end in a file name of letters, digits and . _ @ + - only' },
+);
 
 export const sha256 = z
   .string()
@@ -65,28 +166,67 @@ export const imageReference = z
     { error: 'must be an image reference with a tag, e.g. bitnami/etcd:3.4.13' },
   );
 
-export const hostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, {
-  error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters>',
+/**
+ * OpenSSH prints 43 base64 characters (32 bytes, no padding). The last one carries 2
+ * unused bits that must be zero in canonical base64; a trailing `=` is dropped.
+ */
+export const hostKeyFingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=?$/, {
+    error: 'must be an OpenSSH fingerprint like SHA256:<43 base64 characters> in canonical base64',
+  })
+  .transform((v) => v.replace(/=$/, ''));
+
+/** The host of a URL as written (the URL parser would quietly rewrite 0x7f.1 to 127.0.0.1). */
+const urlParts = /^(https?):\/\/([^/?#@:[\]]+)(?::([0-9]{1,5}))?([/?#].*)?$/i;
+
+const httpUrl = z.string().transform((v, ctx) => {
+  const m = urlParts.exec(v);
+  if (!m) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an http:// or https:// URL with a host, without credentials',
+    });
+    return z.NEVER;
+  }
+  const host = m[2]!.toLowerCase();
+  const problem = addressProblem(host);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `host ${m[2]} ${problem}` });
+    return z.NEVER;
+  }
+  if (m[3] !== undefined && (!/^[1-9][0-9]*$/.test(m[3]) || Number(m[3]) > 65535)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'port must be between 1 and 65535, without leading zeros',
+    });
+    return z.NEVER;
+  }
+  try {
+    return new URL(v).href;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+    return z.NEVER;
+  }
 });
 
-const httpUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'must be an http:// or https:// URL without credentials' },
-);
-
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, { error: 'must be host:port' })
-  .refine((v) => Number(v.split(':')[1]) >= 1 && Number(v.split(':')[1]) <= 65535, {
-    error: 'port must be between 1 and 65535',
-  });
+/** An upstream node, host:port, in canonical form. */
+const hostPort = z.string().transform((v, ctx) => {
+  const m = /^([^:]+):([0-9]{1,5})$/.exec(v);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port' });
+    return z.NEVER;
+  }
+  const host = m[1]!.toLowerCase();
+  const problem = addressProblem(host);
+  if (problem) ctx.addIssue({ code: 'custom', message: `host ${m[1]} ${problem}` });
+  if (!/^[1-9][0-9]*$/.test(m[2]!) || Number(m[2]) > 65535)
+    ctx.addIssue({
+      code: 'custom',
+      message: 'port must be between 1 and 65535, without leading zeros',
+    });
+  return `${host}:${m[2]}`;
+});
 
 const unixUser = z
   .string()
@@ -144,7 +284,7 @@ const hostSchema = z.strictObject({
   ssh: hostSsh.optional(),
 });
 
-const fileArtifact = z.strictObject({ path: localPath, sha256 });
+const fileArtifact = z.strictObject({ path: artifactPath, sha256 });
 
 const etcdSchema = z.strictObject({
   image: imageReference.default('bitnami/etcd:3.4.13'),
@@ -232,7 +372,13 @@ const smokeTestSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' })
     .default('api7-ha-smoke'),
-  host: z.string().regex(hostname, { error: 'must be a host name' }).default('test.com'),
+  host: z
+    .string()
+    .toLowerCase()
+    .refine((h) => hostname.test(h) && !numericLastLabel.test(h), {
+      error: 'must be a host name (labels of at most 63 characters)',
+    })
+    .default('test.com'),
   uri: z
     .string()
     .regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'must be a URI path starting with /' })
@@ -289,23 +435,57 @@ export const inventorySchema = z
     seen('name');
     seen('address');
 
+    // A loopback address is this machine, so in a cluster of several it names no host.
+    if (inv.hosts.length > 1)
+      inv.hosts.forEach((h, i) => {
+        if (isLoopback(h.address))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['hosts', i, 'address'],
+            message: `${h.address} is a loopback address; in a cluster of ${inv.hosts.length} hosts each needs an address the others can reach`,
+          });
+      });
+
     // Artifacts are staged on hosts by file name, so two must not share one.
-    const artifacts: Array<[string, string]> = [
-      ['dashboard.bundle.path', inv.dashboard.bundle.path],
-      ['gateway.bundle.path', inv.gateway.bundle.path],
-      ...(inv.etcd.imageTarball
-        ? [['etcd.imageTarball.path', inv.etcd.imageTarball.path] as [string, string]]
-        : []),
-    ];
+    const artifacts = inventoryArtifacts(inv);
     const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
-    artifacts.forEach(([field, p], i) => {
-      const clash = artifacts.slice(0, i).find(([, q]) => base(q) === base(p));
+    artifacts.forEach(({ field, artifact }, i) => {
+      const clash = artifacts
+        .slice(0, i)
+        .find((o) => base(o.artifact.path) === base(artifact.path));
       if (clash)
         ctx.addIssue({
           code: 'custom',
-          path: field.split('.'),
-          message: `has the same file name as ${clash[0]} (${base(p)})`,
+          path: [...field.split('.'), 'path'],
+          message: `has the same file name as ${clash.field}.path (${base(artifact.path)})`,
         });
+    });
+
+    // Directories api7-ha owns must not be one another's, nor its staging directory's.
+    const owned: Array<[string, string]> = [
+      ['etcd.dataDir', inv.etcd.dataDir],
+      ...(inv.etcd.tls ? [['etcd.tls.certDir', inv.etcd.tls.certDir] as [string, string]] : []),
+      ['dashboard.installDir', inv.dashboard.installDir],
+      ['gateway.installDir', inv.gateway.installDir],
+    ];
+    const installDirs = new Set([inv.dashboard.installDir, inv.gateway.installDir]);
+    owned.forEach(([field, dir], i) => {
+      if (within(dir, API7HA_DIR) || within(API7HA_DIR, dir))
+        ctx.addIssue({
+          code: 'custom',
+          path: field.split('.'),
+          message: `${dir} overlaps api7-ha's own ${API7HA_DIR}`,
+        });
+      for (const [otherField, other] of owned.slice(0, i)) {
+        // The dashboard and the gateway may share an install directory (their bundles differ).
+        if (installDirs.has(dir) && installDirs.has(other)) continue;
+        if (within(dir, other) || within(other, dir))
+          ctx.addIssue({
+            code: 'custom',
+            path: field.split('.'),
+            message: `${dir} overlaps ${otherField} (${other})`,
+          });
+      }
     });
 
     const withRole = (r: Role) => inv.hosts.filter((h) => h.roles.includes(r));
@@ -336,7 +516,7 @@ export const inventorySchema = z
 
     // Ports that share a host must not collide.
     inv.hosts.forEach((h, i) => {
-      const used = new Map<number, string>();
+      const used = new Map<number, string>([[h.ssh?.port ?? inv.ssh.port, 'ssh.port']]);
       const claim = (p: number, what: string) => {
         const other = used.get(p);
         if (other)
@@ -365,6 +545,26 @@ export type Inventory = z.output<typeof inventorySchema>;
 export type Host = Inventory['hosts'][number];
 export type FileArtifact = z.output<typeof fileArtifact>;
 export type JumpHost = z.output<typeof jumpHost>;
+
+/** Where api7-ha keeps its own files on every host (staging and uploads, see commands/layout.ts). */
+export const API7HA_DIR = '/opt/api7-ha';
+
+/** Every local artifact an inventory names, with its field. */
+export function inventoryArtifacts(
+  inv: Inventory,
+): Array<{ field: string; artifact: FileArtifact }> {
+  return [
+    { field: 'dashboard.bundle', artifact: inv.dashboard.bundle },
+    { field: 'gateway.bundle', artifact: inv.gateway.bundle },
+    ...(inv.etcd.imageTarball
+      ? [{ field: 'etcd.imageTarball', artifact: inv.etcd.imageTarball }]
+      : []),
+  ];
+}
+
+/** The field that names an artifact, for messages. */
+export const artifactField = (inv: Inventory, a: FileArtifact): string =>
+  `${inventoryArtifacts(inv).find((x) => x.artifact === a)?.field ?? 'artifact'}.path`;
 
 /** Non-fatal advice about an inventory that validates. */
 export function inventoryWarnings(inv: Inventory): string[] {

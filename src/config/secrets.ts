@@ -1,8 +1,8 @@
 // Secret references (env:NAME, file:PATH) are resolved only where the secret is used,
 // so workflow and activity arguments, history and logs carry the reference alone.
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LocalFileError, readLocalText } from './local-files';
 
 export class SecretError extends Error {
   override name = 'SecretError';
@@ -20,18 +20,27 @@ export function resolveSecret(ref: string, field: string, baseDir = process.cwd(
     const value = process.env[name];
     if (value === undefined || value === '')
       throw new SecretError(`${field}: environment variable ${name} is not set`);
+    if (value.trim() === '')
+      throw new SecretError(`${field}: environment variable ${name} holds only whitespace`);
+    if (value.includes('\0'))
+      throw new SecretError(`${field}: environment variable ${name} contains a NUL byte`);
     return value;
   }
   if (ref.startsWith('file:')) {
     const file = localFile(ref.slice(5), baseDir);
+    let value: string;
     try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      value = readLocalText(file, field, 'secret').replace(/\r?\n$/, '');
     } catch (e) {
       // The error names the file, never its content.
       throw new SecretError(
-        `${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        e instanceof LocalFileError ? e.message : `${field}: cannot read ${file}`,
       );
     }
+    if (value.trim() === '')
+      throw new SecretError(`${field}: ${file} is empty${value ? ' (only whitespace)' : ''}`);
+    if (value.includes('\0')) throw new SecretError(`${field}: ${file} contains a NUL byte`);
+    return value;
   }
   throw new SecretError(`${field}: not a secret reference (expected env:NAME or file:PATH)`);
 }

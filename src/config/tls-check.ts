@@ -2,10 +2,10 @@
 // readable, signed by the CA, valid now, for the right addresses and uses, and matching
 // their keys. Messages name the field and file, never a key's content.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { clientTlsSources, etcdTls, memberTlsFiles, type TlsFile } from '../commands/etcd-tls';
 import { hostsWithRole } from '../commands/layout';
 import type { Inventory } from './inventory';
+import { LocalFileError, readLocalFile } from './local-files';
 import { localFile, resolveSecret, SecretError } from './secrets';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -19,9 +19,9 @@ export function checkEtcdTls(inv: Inventory, baseDir: string, now = new Date()):
   const certificate = (f: TlsFile): X509Certificate | undefined => {
     let pem: Buffer;
     try {
-      pem = readFileSync(localFile(f.source, baseDir));
+      pem = readLocalFile(localFile(f.source, baseDir), f.field, 'certificate');
     } catch (e) {
-      problems.push(`${where(f)} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      problems.push(e instanceof LocalFileError ? e.message : `${where(f)} cannot be read`);
       return undefined;
     }
     try {

@@ -1,9 +1,9 @@
 // SSH to one host with ssh2: pinned host keys, key auth, argv commands quoted for the
 // remote shell, optional sudo, optionally through jump hosts (bastions). Errors say which
 // host or hop failed and whether retrying can help.
-import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { quote } from 'shell-quote';
+import { readLocalTextIfExists } from '../config/local-files';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from './host-keys';
 
 /** One SSH server to log in to: a host or a jump host. */
@@ -214,13 +214,10 @@ function closeAll(clients: Client[]): void {
 
 /** The fingerprints known_hosts lists for an endpoint (a missing file lists none). */
 function knownKeys(e: SshEndpoint): string[] {
-  if (!e.knownHostsFile) return [];
-  try {
-    return knownHostFingerprints(readFileSync(e.knownHostsFile, 'utf8'), e.address, e.port);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return [];
-  }
+  const text = e.knownHostsFile
+    ? readLocalTextIfExists(e.knownHostsFile, 'ssh.knownHosts', 'knownHosts')
+    : undefined;
+  return text ? knownHostFingerprints(text, e.address, e.port) : [];
 }
 
 /**

@@ -73,19 +73,3 @@ export function sshTarget(inv: Inventory, host: Host, baseDir: string): SshTarge
     jump: jumpTargets(inv, host, baseDir),
   };
 }
-
-/** Every jump host key reference of the inventory with its field, for checking up front. Pure. */
-export function jumpKeyRefs(inv: Inventory): Array<[string, string]> {
-  const routes: Array<[string, JumpHost[] | undefined]> = [
-    ['ssh.jump', inv.ssh.jump],
-    ...inv.hosts.map((h, i): [string, JumpHost[] | undefined] => [
-      `hosts[${i}].ssh.jump`,
-      h.ssh?.jump,
-    ]),
-  ];
-  return routes.flatMap(([field, route]) =>
-    (route ?? []).flatMap((hop, i): Array<[string, string]> =>
-      hop.privateKey ? [[`${field}[${i}].privateKey`, hop.privateKey]] : [],
-    ),
-  );
-}

@@ -3,10 +3,10 @@
 // the UI hold nothing readable without a key. Keys rotate: encode with the newest key,
 // decode with whichever key id a payload names.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { readLocalTextIfExists } from '../config/local-files';
 import { dataDir } from '../paths';
 
 const ENCODING = 'binary/encrypted';
@@ -55,11 +55,18 @@ export const defaultKeysFile = () => path.join(dataDir, 'codec.keys');
 export function loadCodecKeys(env = process.env): CodecKeys {
   if (env.API7HA_CODEC_KEYS) return parseCodecKeys(env.API7HA_CODEC_KEYS, 'API7HA_CODEC_KEYS');
   const file = env.API7HA_CODEC_KEYS_FILE ?? defaultKeysFile();
-  if (!existsSync(file))
+  const field = env.API7HA_CODEC_KEYS_FILE ? 'API7HA_CODEC_KEYS_FILE' : 'codec keys';
+  let text: string | undefined;
+  try {
+    text = readLocalTextIfExists(file, field, 'codecKeys');
+  } catch (e) {
+    throw new CodecKeyError((e as Error).message);
+  }
+  if (text === undefined)
     throw new CodecKeyError(
       `no payload encryption key: set API7HA_CODEC_KEYS or API7HA_CODEC_KEYS_FILE, or create ${file} with \`api7-ha codec keygen\``,
     );
-  return parseCodecKeys(readFileSync(file, 'utf8'), file);
+  return parseCodecKeys(text, file);
 }
 
 export function newKeyLine(

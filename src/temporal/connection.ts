@@ -24,7 +24,14 @@ export function connectConfig() {
 export async function connectClient(): Promise<Client> {
   const { connectionOptions, namespace } = connectConfig();
   const converter = dataConverter(); // no key: a clear error before anything is sent
-  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  } catch {
+    throw new Error(
+      `cannot reach the Temporal server at ${connectionOptions.address}: start the embedded one with \`api7-ha server --detach\`, or point TEMPORAL_ADDRESS (or a temporal.toml profile) at yours`,
+    );
+  }
   return new Client({ connection, namespace, dataConverter: converter });
 }
 

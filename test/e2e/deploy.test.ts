@@ -492,6 +492,102 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     }
   });
 
+  /** Every file under the host's api7-ha directories and `extra`: path, type, size, mode, mtime, sha256. */
+  async function hostFiles(hostName: string, dirs: string[]): Promise<string> {
+    const s = await sshAsRoot(lab, hostName);
+    try {
+      return await s.exec([
+        'sh',
+        '-c',
+        'find "$@" -xdev \\( -type f -printf "%p %y %s %m %T@ " -exec sha256sum {} \\; \\) -o -printf "%p %y %s %m %T@ %l\\n" | sort',
+        'sh',
+        ...dirs,
+      ]);
+    } finally {
+      s.close();
+    }
+  }
+
+  it('a bundle whose dashboard_conf/conf.yaml is a symlink is refused before any host is touched, naming the field and entry', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-evil-bundle-'));
+    const bundle = localFile(lab.inventory.dashboard.bundle.path, lab.baseDir);
+    const top = path.basename(bundle).replace(/\.tar\.gz$/, '');
+    await run(['tar', '-xzf', bundle, '-C', dir]);
+    rmSync(path.join(dir, top, 'dashboard_conf', 'conf.yaml'));
+    await run(['ln', '-s', '/etc/shadow', path.join(dir, top, 'dashboard_conf', 'conf.yaml')]);
+    mkdirSync(path.join(dir, 'out'));
+    const evil = path.join(dir, 'out', path.basename(bundle));
+    await run(['tar', '-czf', evil, '-C', dir, top]);
+    const sha256 = (await run(['sha256sum', evil])).stdout.split(' ')[0]!;
+    const bad: DeployInput = structuredClone(input);
+    bad.inventory.dashboard.bundle = { path: evil, sha256 };
+    const containers = await containerSnapshot(lab);
+    const files = await hostFiles('ha1', ['/opt/api7-ha', '/root']);
+
+    const handle = await startDeploy(client, bad);
+    await assert.rejects(handle.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      assert.match(
+        rootMessage(e),
+        new RegExp(
+          `dashboard\\.bundle\\.path: entry "${top.replace(/\./g, '\\.')}/dashboard_conf/conf\\.yaml" is a symbolic link where api7-ha writes or reads`,
+        ),
+      );
+      return true;
+    });
+    const types = scheduledActivities(
+      await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId),
+    ).map((a) => a.type);
+    assert.deepEqual([...new Set(types)], ['validateDeploy'], 'no host step ran');
+    assert.deepEqual(await containerSnapshot(lab), containers);
+    assert.equal(await hostFiles('ha1', ['/opt/api7-ha', '/root']), files);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a link planted in an installed bundle directory fails the step with a clear message; its target and the rest of the host are unchanged', async () => {
+    const dashboardDir = `${lab.inventory.dashboard.installDir}/${path.basename(lab.inventory.dashboard.bundle.path).replace(/\.tar\.gz$/, '')}`;
+    const conf = `${dashboardDir}/dashboard_conf/conf.yaml`;
+    const victim = '/root/api7-ha-test-victim';
+    const precious = 'precious: do not touch\n';
+    const root = await sshAsRoot(lab, 'ha1');
+    try {
+      await root.exec(['sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', precious, victim]);
+      await root.exec(['mv', conf, `${conf}.moved-by-test`]);
+      await root.exec(['ln', '-s', victim, conf]);
+      const containers = await containerSnapshot(lab);
+      const files = await hostFiles('ha1', ['/opt/api7-ha', dashboardDir, victim]);
+
+      await assert.rejects(deployAndWait(), (e: unknown) => {
+        assert.ok(e instanceof WorkflowFailedError);
+        assert.match(
+          rootMessage(e),
+          new RegExp(
+            `ha1: refusing to (read|write) ${conf.replace(/\./g, '\\.')}: it is a symbolic link; nothing was written`,
+          ),
+        );
+        return true;
+      });
+      assert.equal(
+        await root.exec(['cat', victim]),
+        precious,
+        'the target is byte-for-byte unchanged',
+      );
+      assert.equal(await hostFiles('ha1', ['/opt/api7-ha', dashboardDir, victim]), files);
+      assert.deepEqual((await containerSnapshot(lab)).ha1, containers.ha1);
+    } finally {
+      await root.exec(['rm', '-f', conf, victim]);
+      await root.exec(['mv', `${conf}.moved-by-test`, conf]);
+      root.close();
+    }
+    const before = (await containerSnapshot(lab)).ha1;
+    await deployAndWait();
+    assert.deepEqual(
+      (await containerSnapshot(lab)).ha1,
+      before,
+      'with the file back, the dashboard is not even restarted',
+    );
+  });
+
   it('refuses an inventory with an error before starting anything', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-bad-'));
     const doc = parse(readFileSync(labPaths().inventory, 'utf8')) as {
@@ -518,7 +614,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
 
   it('a changed host key fails fast, names both fingerprints and touches nothing', async () => {
     const before = await containerSnapshot(lab);
-    const wrong = 'SHA256:' + 'B'.repeat(43);
+    const wrong = 'SHA256:' + 'B'.repeat(42) + 'A'; // canonical base64, but not ha1's key
     const bad: DeployInput = structuredClone(input);
     const offered = bad.inventory.hosts[0]!.ssh!.hostKey!;
     bad.inventory.hosts[0]!.ssh!.hostKey = wrong;

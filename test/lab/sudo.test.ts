@@ -12,7 +12,7 @@ import { preflightHost } from '../../src/activities/preflight';
 import { prepareHost } from '../../src/activities/prepare';
 import { shipArtifacts } from '../../src/activities/ship';
 import { artifactsFor, stagedPath } from '../../src/commands/layout';
-import { writeFileArgv } from '../../src/commands/files';
+import { guardedWriteArgv } from '../../src/commands/files';
 import { uploadPaths } from '../../src/commands/staging';
 import { renderSudoers } from '../../src/commands/sudo';
 import type { FileArtifact, Host } from '../../src/config/inventory';
@@ -97,7 +97,7 @@ describe('a lab host reached as a non-root user with sudo', () => {
       ['cat', '/etc/shadow'],
       ['sh', '-c', 'id -u'],
       ['mkdir', '-p', evil],
-      writeFileArgv(evil, '600'),
+      guardedWriteArgv('/root', evil, '600'),
       ['install', '-d', '-o', LAB_SUDO_USER, '-m', '0700', evil],
       ['rm', '-rf', '/opt/api7-ha'],
     ]) {

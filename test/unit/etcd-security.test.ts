@@ -320,11 +320,11 @@ describe('local certificate checks', () => {
     );
     assert.match(
       problems(secure({ ca: 'pki/missing.crt' })),
-      /etcd\.tls\.ca: \S+missing\.crt cannot be read \(ENOENT\)/,
+      /etcd\.tls\.ca: \S+missing\.crt does not exist/,
     );
     assert.match(
       problems(secure({ memberKey: 'file:pki/nope-{host}.key' })),
-      /etcd\.tls\.memberKey: cannot read \S+nope-ha1\.key/,
+      /etcd\.tls\.memberKey: \S+nope-ha1\.key does not exist/,
     );
     writeFileSync(path.join(dir, 'garbage.crt'), 'not a certificate');
     assert.match(

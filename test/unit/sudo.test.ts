@@ -23,7 +23,12 @@ import {
   sudoersCommands,
   sudoSections,
 } from '../../src/commands/sudo';
-import { writeFileArgv, writeImageManifestsArgv, writeMarkerArgv } from '../../src/commands/files';
+import {
+  guardedReadArgv,
+  guardedSha256Argv,
+  guardedWriteArgv,
+  readImageManifestsArgv,
+} from '../../src/commands/files';
 import { projectRoot } from '../../src/paths';
 import { deployPlan, renderPlan } from '../../src/commands/plan';
 
@@ -99,6 +104,7 @@ describe('sudo rules per host', () => {
     );
 
   it('a gateway host: docker, its directories, its upload, its bundle and config file', () => {
+    const dp = '/root/api7-2.13.2209.1-dp';
     assert.deepEqual(rules('ha5'), [
       'docker',
       'docker-compose',
@@ -109,14 +115,15 @@ describe('sudo rules per host', () => {
       'install -d -o api7ops -m 0700 /opt/api7-ha/incoming/api7ops',
       'sha256sum /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
       'install -o root -g root -m 0644 /opt/api7-ha/incoming/api7ops/api7-2.13.2209.1-dp.tar.gz.part /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
-      'cat /root/api7-2.13.2209.1-dp/.api7-ha-bundle-sha256',
+      guardedReadArgv(dp, `${dp}/.api7-ha-bundle-sha256`).join(' '),
       'tar -xzf /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz -C /root',
-      writeMarkerArgv(bundle, '/root').join(' '),
-      writeImageManifestsArgv(bundle, '/root').join(' '),
-      'cat /root/api7-2.13.2209.1-dp/.api7-ha-bundle-images',
+      guardedWriteArgv(dp, `${dp}/.api7-ha-bundle-sha256`, '644').join(' '),
+      readImageManifestsArgv(bundle, '/root').join(' '),
+      guardedReadArgv(dp, `${dp}/.api7-ha-bundle-images`).join(' '),
+      guardedWriteArgv(dp, `${dp}/.api7-ha-bundle-images`, '644').join(' '),
       'find /root/api7-2.13.2209.1-dp/images -maxdepth 1 -name *.tar.gz',
-      'cat /root/api7-2.13.2209.1-dp/gateway_conf/config.yaml',
-      writeFileArgv('/root/api7-2.13.2209.1-dp/gateway_conf/config.yaml', '600').join(' '),
+      guardedReadArgv(dp, `${dp}/gateway_conf/config.yaml`).join(' '),
+      guardedWriteArgv(dp, `${dp}/gateway_conf/config.yaml`, '600').join(' '),
     ]);
   });
 
@@ -124,13 +131,14 @@ describe('sudo rules per host', () => {
     const r = rules('ha3');
     assert.ok(r.includes('mkdir -p /usr/local/etcd/etcd_data'));
     assert.ok(r.includes('sha256sum /opt/api7-ha/artifacts/etcd-3.4.13.tar.gz'));
-    assert.ok(!r.some((x) => x.startsWith('tar ') || x.startsWith('cat ')), r.join('\n'));
+    assert.ok(!r.some((x) => x.startsWith('tar ') || x.includes('/root/api7-')), r.join('\n'));
   });
 
   it('an etcd + dashboard host has both, each rule once', () => {
     const r = rules('ha1');
     assert.equal(new Set(r).size, r.length);
-    assert.ok(r.includes('cat /root/api7-2.13.2209.1-cp/dashboard_conf/conf.yaml'));
+    const cp = '/root/api7-2.13.2209.1-cp';
+    assert.ok(r.includes(guardedReadArgv(cp, `${cp}/dashboard_conf/conf.yaml`).join(' ')));
     assert.ok(r.includes('sha256sum /opt/api7-ha/artifacts/etcd-3.4.13.tar.gz'));
   });
 
@@ -227,8 +235,9 @@ describe('sudo rules with etcd TLS', () => {
     assert.equal(r[0], 'mkdir -p -m 700 /usr/local/etcd/certs');
     assert.ok(r.includes('chmod 600 /usr/local/etcd/certs/member.key'));
     assert.ok(r.includes('chmod 644 /usr/local/etcd/certs/ca.crt'));
-    assert.ok(r.includes(writeFileArgv('/usr/local/etcd/certs/member.key', '600').join(' ')));
-    assert.ok(r.includes('sha256sum /usr/local/etcd/certs/member.crt'));
+    const certs = '/usr/local/etcd/certs';
+    assert.ok(r.includes(guardedWriteArgv(certs, `${certs}/member.key`, '600').join(' ')));
+    assert.ok(r.includes(guardedSha256Argv(certs, `${certs}/member.crt`).join(' ')));
     assert.deepEqual(rules('ha4', 'ETCD_TLS'), []);
   });
 
@@ -237,8 +246,10 @@ describe('sudo rules with etcd TLS', () => {
     const r = rules('ha5', 'CLIENT_TLS');
     assert.equal(r[0], `mkdir -p -m 700 ${dir}/api7-ha-etcd-tls`);
     assert.ok(r.includes(`chmod 600 ${dir}/api7-ha-etcd-tls/client.key`));
-    assert.ok(r.includes(`cat ${dir}/docker-compose.yaml`));
-    assert.ok(r.includes(writeFileArgv(`${dir}/docker-compose.override.yaml`, '644').join(' ')));
+    assert.ok(r.includes(guardedReadArgv(dir, `${dir}/docker-compose.yaml`).join(' ')));
+    assert.ok(
+      r.includes(guardedWriteArgv(dir, `${dir}/docker-compose.override.yaml`, '644').join(' ')),
+    );
   });
 
   it('passes visudo (when sudo is installed here)', (t) => {

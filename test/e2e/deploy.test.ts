@@ -769,7 +769,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
 
   it('a changed bastion host key fails fast at preflight, naming the hop and both fingerprints; nothing changes', async () => {
     const before = await containerSnapshot(lab);
-    const wrong = 'SHA256:' + 'D'.repeat(43);
+    const wrong = 'SHA256:' + 'D'.repeat(42) + 'A'; // canonical base64, but not the bastion's key
     const bad: DeployInput = structuredClone(input);
     const behind = bad.inventory.hosts.find((h) => h.ssh?.jump?.length);
     assert.ok(behind, 'the lab reaches a host through the bastion');

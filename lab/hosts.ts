@@ -75,6 +75,8 @@ export function renderSshdConfig(host: LabHost): string {
     'MaxSessions 64',
     'MaxStartups 64:30:128',
     'ClientAliveInterval 15',
+    // The bastion forwards api7-ha's connections to the hosts behind it (OpenSSH's default, said aloud).
+    ...(host.sshOnly ? ['AllowTcpForwarding yes'] : []),
     '',
   ].join('\n');
 }
@@ -92,12 +94,10 @@ export function renderInitScript(host: LabHost, p: HostPaths): string {
   const covers = (d: string) => real === d || real.startsWith(`${d}/`);
   const ordered = [...PRIVATE_DIRS.filter((d) => !covers(d)), ...PRIVATE_DIRS.filter(covers)];
   for (const dir of ordered) lines.push(`mount -n --bind ${quote([p.fs(dir)])} ${quote([dir])}`);
-  lines.push(
-    'mkdir -p /run/sshd',
-    `dockerd --pidfile /run/docker.pid >>${INSIDE_RUN}/dockerd.log 2>&1 &`,
-    `exec /usr/sbin/sshd -D -e -f ${INSIDE_RUN}/sshd_config`,
-    '',
-  );
+  lines.push('mkdir -p /run/sshd');
+  if (!host.sshOnly)
+    lines.push(`dockerd --pidfile /run/docker.pid >>${INSIDE_RUN}/dockerd.log 2>&1 &`);
+  lines.push(`exec /usr/sbin/sshd -D -e -f ${INSIDE_RUN}/sshd_config`, '');
   return lines.join('\n');
 }
 
@@ -169,7 +169,7 @@ export function inHost(pid: number, argv: string[]): string[] {
 }
 
 export async function stopHost(host: LabHost, p: HostPaths): Promise<void> {
-  const pid = sshdPid(p);
+  const pid = host.sshOnly ? undefined : sshdPid(p);
   if (pid !== undefined) {
     // Containers live in namespaces of their own; remove them through their engine first.
     const ids = await run(inHost(pid, ['docker', 'ps', '-aq']), {
@@ -226,8 +226,12 @@ export async function stopSshd(host: LabHost): Promise<void> {
   }
 }
 
-/** Start sshd again inside the host's namespaces (entered through its dockerd). */
+/**
+ * Start sshd again inside the host's namespaces (entered through its dockerd). On the
+ * bastion sshd was the only process, so its namespaces went with it: start it afresh.
+ */
 export function startSshd(host: LabHost, p: HostPaths): number {
+  if (host.sshOnly) return startHost(host, p);
   const dockerd = readPidFile(p.dockerPid);
   if (dockerd === undefined)
     throw new Error(`${host.name}: dockerd is not running; the host is gone`);

@@ -6,6 +6,7 @@ import {
   DATA_PLANE_LB_PORT,
   ECHO_PORT,
   GATEWAY_IP,
+  LAB_BASTION,
   type LabHost,
 } from './layout';
 
@@ -37,10 +38,23 @@ export function labInventory(opts: {
       name: h.name,
       address: h.address,
       roles: h.roles,
-      // The host with a non-root login: sudo for exactly `api7-ha hosts sudoers` (lab/sudo-host.ts).
-      ssh: h.sudoUser
-        ? { user: h.sudoUser, sudo: true, hostKey: opts.hostKeyFingerprints[h.name] }
-        : { hostKey: opts.hostKeyFingerprints[h.name] },
+      ssh: {
+        // The host with a non-root login: sudo for exactly `api7-ha hosts sudoers` (lab/sudo-host.ts).
+        ...(h.sudoUser ? { user: h.sudoUser, sudo: true } : {}),
+        hostKey: opts.hostKeyFingerprints[h.name],
+        // Its packet filter lets SSH in from the bastion only (lab/network.ts).
+        ...(h.behindBastion
+          ? {
+              jump: [
+                {
+                  name: LAB_BASTION.name,
+                  address: LAB_BASTION.address,
+                  hostKey: opts.hostKeyFingerprints[LAB_BASTION.name],
+                },
+              ],
+            }
+          : {}),
+      },
     })),
     etcd: {
       image: opts.artifacts.etcdImage,

@@ -10,12 +10,14 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { quote } from 'shell-quote';
 import { validateInventory } from '../src/config/load';
 import { labDir as defaultLabDir } from '../src/paths';
 import { readOwnPid, run, waitFor } from '../src/util/exec';
 import {
   GATEWAY_IP,
   HAPROXY_STATS_PORT,
+  LAB_BASTION,
   labHosts,
   NETNS_PREFIX,
   PRIVATE_DIRS,
@@ -25,6 +27,7 @@ import {
   bridgePresent,
   ensureBridge,
   ensureHostNetwork,
+  ensureSshOnlyFrom,
   removeBridge,
   removeHostNetwork,
 } from './network';
@@ -86,9 +89,9 @@ function readState(p: LabPaths): LabState | undefined {
   return existsSync(p.state) ? (JSON.parse(readFileSync(p.state, 'utf8')) as LabState) : undefined;
 }
 
-export function sshArgs(p: LabPaths, host: LabHost, user = 'root'): string[] {
+/** OpenSSH options of the lab's own checks: the lab key and known_hosts only. */
+function sshOptions(p: LabPaths): string[] {
   return [
-    'ssh',
     '-i',
     p.privateKey,
     '-o',
@@ -103,8 +106,19 @@ export function sshArgs(p: LabPaths, host: LabHost, user = 'root'): string[] {
     'ConnectTimeout=3',
     '-o',
     'LogLevel=ERROR',
-    `${user}@${host.address}`,
   ];
+}
+
+/** OpenSSH to a lab host; a host behind the bastion is reached through it (ssh -W). */
+export function sshArgs(p: LabPaths, host: LabHost, user = 'root'): string[] {
+  // Not ProxyJump: the ssh it starts would not get -i and the known_hosts options.
+  const jump = host.behindBastion
+    ? [
+        '-o',
+        `ProxyCommand=${quote(['ssh', ...sshOptions(p), '-W', '%h:%p', `root@${LAB_BASTION.address}`])}`,
+      ]
+    : [];
+  return ['ssh', ...sshOptions(p), ...jump, `${user}@${host.address}`];
 }
 
 async function fingerprint(pubKeyFile: string): Promise<string> {
@@ -168,24 +182,35 @@ export async function labUp(opts: LabOptions): Promise<{ inventory: string; host
     labInventory({ hosts, hostKeyFingerprints: {}, artifacts }),
     'the lab inventory',
   );
-  for (const host of hosts) {
+  // The bastion first: the hosts behind it are checked through it.
+  for (const host of [LAB_BASTION, ...hosts]) {
     await ensureHostNetwork(host);
+    if (host.behindBastion) await ensureSshOnlyFrom(host, LAB_BASTION.address);
     const hp = hostPaths(p.dir, host);
     await prepareHostFiles(host, hp, clientKey, rulesInventory);
     if (sshdPid(hp) === undefined) {
-      log(`${host.name}: starting sshd and dockerd at ${host.address}`);
+      log(
+        `${host.name}: starting ${host.sshOnly ? 'sshd' : 'sshd and dockerd'} at ${host.address}`,
+      );
       startHost(host, hp);
     }
   }
   const fingerprints: Record<string, string> = {};
   const knownHosts: string[] = [];
-  for (const host of hosts) {
+  for (const host of [LAB_BASTION, ...hosts]) {
     const hp = hostPaths(p.dir, host);
     knownHosts.push(`${host.address} ${hostPublicKey(hp)}`);
     fingerprints[host.name] = await fingerprint(`${hp.hostKey}.pub`);
   }
   writeFileSync(p.knownHosts, `${knownHosts.join('\n')}\n`);
 
+  await waitFor(
+    `${LAB_BASTION.name}'s sshd`,
+    async () =>
+      (await run([...sshArgs(p, LAB_BASTION), 'true'], { allowFailure: true })).code === 0,
+    30_000,
+    300,
+  );
   await Promise.all(
     hosts.map((host) =>
       waitFor(
@@ -260,6 +285,8 @@ export interface HostStatus {
 export interface LabStatus {
   up: boolean;
   hosts: HostStatus[];
+  /** The jump host: whether its sshd lets the lab key in. */
+  bastion: { name: string; address: string; sshd: boolean };
   haproxy: boolean;
   echo: boolean;
   inventory?: string;
@@ -268,7 +295,11 @@ export interface LabStatus {
 export async function labStatus(labDir?: string): Promise<LabStatus> {
   const p = labPaths(labDir);
   const state = readState(p);
-  if (!state) return { up: false, hosts: [], haproxy: false, echo: false };
+  const bastion = { name: LAB_BASTION.name, address: LAB_BASTION.address, sshd: false };
+  if (!state) return { up: false, hosts: [], bastion, haproxy: false, echo: false };
+  bastion.sshd =
+    (await run([...sshArgs(p, LAB_BASTION), 'true'], { allowFailure: true, timeoutMs: 15_000 }))
+      .code === 0;
   const sp = servicePaths(p.dir);
   const hosts = await Promise.all(
     labHosts(state.hostCount).map(async (host): Promise<HostStatus> => {
@@ -300,8 +331,15 @@ export async function labStatus(labDir?: string): Promise<LabStatus> {
   );
   const haproxy = readOwnPid(sp.haproxyPid, HAPROXY_COMMAND) !== undefined;
   const echo = readOwnPid(sp.echoPid, ECHO_COMMAND) !== undefined;
-  const up = haproxy && echo && hosts.every((h) => h.sshd && h.engineId);
-  return { up, hosts, haproxy, echo, inventory: existsSync(p.inventory) ? p.inventory : undefined };
+  const up = haproxy && echo && bastion.sshd && hosts.every((h) => h.sshd && h.engineId);
+  return {
+    up,
+    hosts,
+    bastion,
+    haproxy,
+    echo,
+    inventory: existsSync(p.inventory) ? p.inventory : undefined,
+  };
 }
 
 /** Remove everything the lab made and nothing else. Safe to run twice. */
@@ -326,8 +364,10 @@ export async function labDown(
   await stopService(sp.haproxyPid, HAPROXY_COMMAND);
   await stopService(sp.echoPid, ECHO_COMMAND);
   await Promise.all(
-    hosts.map(async (host) => {
-      log(`${host.name}: removing containers, stopping dockerd and sshd`);
+    [...hosts, LAB_BASTION].map(async (host) => {
+      log(
+        `${host.name}: ${host.sshOnly ? 'stopping sshd' : 'removing containers, stopping dockerd and sshd'}`,
+      );
       await stopHost(host, hostPaths(p.dir, host));
       await removeHostNetwork(host);
     }),

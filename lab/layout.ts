@@ -39,12 +39,28 @@ export interface LabHost {
   roles: Role[];
   /** Set on the host api7-ha logs in to as a non-root user with sudo. */
   sudoUser?: string;
+  /** Its packet filter refuses SSH from anywhere but the bastion (LAB_BASTION). */
+  behindBastion?: boolean;
+  /** Only sshd runs there, no Docker engine (the bastion). */
+  sshOnly?: boolean;
 }
+
+/**
+ * The jump host: sshd only, below ha1's address (ha1..ha20 use .11 to .30). The last
+ * lab host accepts SSH only from it, so api7-ha reaches that host through it (ssh.jump).
+ */
+export const LAB_BASTION: LabHost = {
+  name: 'bastion1',
+  netns: `${NETNS_PREFIX}bastion1`,
+  address: '10.213.0.10',
+  roles: [],
+  sshOnly: true,
+};
 
 /**
  * ha1..haN. With 5 hosts this is the vendor guide's layout: ha1, ha2 etcd + dashboard,
  * ha3 etcd, ha4, ha5 gateway. Fewer hosts double up; more add gateways. The last host
- * has the non-root login (LAB_SUDO_USER).
+ * has the non-root login (LAB_SUDO_USER) and is reached through the bastion.
  */
 export function labHosts(count: number): LabHost[] {
   if (!Number.isInteger(count) || count < 3 || count > 20)
@@ -62,7 +78,7 @@ export function labHosts(count: number): LabHost[] {
       address: `10.213.0.${11 + i}`,
       roles,
     };
-    if (i === count - 1) host.sudoUser = LAB_SUDO_USER;
+    if (i === count - 1) Object.assign(host, { sudoUser: LAB_SUDO_USER, behindBastion: true });
     return host;
   });
 }

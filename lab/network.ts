@@ -1,5 +1,6 @@
 // The lab's network in the root namespace: one bridge, one netns + veth per host, and
 // the single iptables rule that lets bridged traffic through once Docker has set FORWARD to DROP.
+// A host behind the bastion also filters SSH inside its own namespace.
 import { run } from '../src/util/exec';
 import { BRIDGE, GATEWAY_IP, IPTABLES_COMMENT, PREFIX_LEN, type LabHost } from './layout';
 
@@ -59,6 +60,44 @@ export async function ensureHostNetwork(host: LabHost): Promise<void> {
   await run(inNs('link', 'set', 'lo', 'up'));
   await run(inNs('link', 'set', 'eth0', 'up'));
   await run(inNs('route', 'replace', 'default', 'via', GATEWAY_IP));
+}
+
+/**
+ * Inside `host`'s namespace: SSH is accepted from the bastion only, and refused (TCP
+ * reset, so a client fails at once) from everyone else, the machine's bridge address
+ * included. Every other port stays open. The rules go with the namespace.
+ */
+export function sshFilterRules(bastionAddress: string): string[][] {
+  const ssh = [
+    'INPUT',
+    '-p',
+    'tcp',
+    '--dport',
+    '22',
+    '-m',
+    'comment',
+    '--comment',
+    IPTABLES_COMMENT,
+  ];
+  return [
+    [...ssh, '-s', bastionAddress, '-j', 'ACCEPT'],
+    [...ssh, '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+  ];
+}
+
+export async function ensureSshOnlyFrom(host: LabHost, bastionAddress: string): Promise<void> {
+  const iptables = (...args: string[]) => [
+    'nsenter',
+    `--net=/var/run/netns/${host.netns}`,
+    'iptables',
+    ...args,
+  ];
+  const rules = sshFilterRules(bastionAddress);
+  const present = await Promise.all(rules.map((r) => ok(iptables('-C', ...r))));
+  if (present.every(Boolean)) return;
+  // Start from nothing of ours, so the order (accept first) holds.
+  for (const r of rules) while (await ok(iptables('-C', ...r))) await run(iptables('-D', ...r));
+  for (const r of rules) await run(iptables('-A', ...r));
 }
 
 export async function netnsPids(host: LabHost): Promise<number[]> {

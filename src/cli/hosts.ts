@@ -1,12 +1,12 @@
-// `api7-ha hosts trust`: show each host's key fingerprint and whether the inventory trusts
-// it; --write records unknown keys in the inventory's known_hosts file.
+// `api7-ha hosts trust`: show each host's (and jump host's) key fingerprint and whether the
+// inventory trusts it; --write records unknown keys in the inventory's known_hosts file.
 import { appendFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { loadInventory } from '../config/load';
 import { readLocalTextIfExists } from '../config/local-files';
 import { localFile } from '../config/secrets';
-import { fetchHostKey, knownHostsLine, trustState, type TrustState } from '../ssh/trust';
+import { knownHostsLine, trustRows, type TrustState } from '../ssh/trust';
 
 export async function hostsTrustCommand(opts: {
   inventory: string;
@@ -17,29 +17,7 @@ export async function hostsTrustCommand(opts: {
   if (opts.write && !file)
     throw new Error('ssh.knownHosts: --write needs a known_hosts file in the inventory');
   const text = (file && readLocalTextIfExists(file, 'ssh.knownHosts', 'knownHosts')) ?? '';
-  const rows = await Promise.all(
-    inv.hosts.map(async (h) => {
-      const port = h.ssh?.port ?? inv.ssh.port;
-      try {
-        const offered = await fetchHostKey({
-          name: h.name,
-          address: h.address,
-          port,
-          user: h.ssh?.user ?? inv.ssh.user,
-          sudo: false,
-        });
-        return { host: h.name, offered, ...trustState(offered, h.ssh?.hostKey, text) };
-      } catch (e) {
-        return {
-          host: h.name,
-          offered: undefined,
-          state: 'unreachable' as const,
-          expected: [],
-          error: (e as Error).message,
-        };
-      }
-    }),
-  );
+  const rows = await trustRows(inv, baseDir, text);
   const colour: Record<TrustState | 'unreachable', (s: string) => string> = {
     pinned: pc.green,
     known: pc.green,
@@ -52,7 +30,7 @@ export async function hostsTrustCommand(opts: {
     table.push([
       r.host,
       r.offered?.type ?? '-',
-      r.offered?.fingerprint ?? ('error' in r ? r.error : '-'),
+      r.offered?.fingerprint ?? r.error ?? '-',
       colour[r.state](
         r.state === 'changed' ? `CHANGED (expected ${r.expected.join(' or ')})` : r.state,
       ),

@@ -57,6 +57,8 @@ export async function labStatusCommand(json: boolean): Promise<void> {
     console.log(
       `load balancers (HAProxy): ${status.haproxy ? 'up' : 'DOWN'}   echo upstream: ${status.echo ? 'up' : 'DOWN'}`,
     );
+    const b = status.bastion;
+    console.log(`bastion ${b.name} (${b.address}): sshd ${b.sshd ? 'up' : 'DOWN'}`);
     if (status.inventory) console.log(`inventory: ${status.inventory}`);
   }
   if (!status.up) process.exitCode = 1;

@@ -231,17 +231,40 @@ const hostPort = z.string().transform((v, ctx) => {
   return `${host}:${m[2]}`;
 });
 
+const unixUser = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name' });
+
+/**
+ * A jump host (bastion) on the way to the hosts. Its own host key is checked like a
+ * host's: the pinned fingerprint, else ssh.knownHosts. User and key default to ssh's.
+ */
+const jumpHost = z.strictObject({
+  /** Used in messages; the address when left out. */
+  name: name.optional(),
+  address,
+  port: port.default(22),
+  user: unixUser.optional(),
+  privateKey: secretRef.optional(),
+  hostKey: hostKeyFingerprint.optional(),
+});
+
+/**
+ * The jump hosts on the way, in the order they are passed through (nearest to api7-ha
+ * first). An empty list means a direct connection.
+ */
+const jumpChain = z.array(jumpHost).max(8, { error: 'must list at most 8 jump hosts' });
+
 const sshSettings = z.strictObject({
-  user: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name' })
-    .default('root'),
+  user: unixUser.default('root'),
   port: port.default(22),
   privateKey: secretRef,
   /** known_hosts file on the operator's machine; host keys are always checked. */
   knownHosts: localPath.optional(),
   /** Run privileged commands with sudo -n (for a non-root user). */
   sudo: z.boolean().default(false),
+  /** Reach every host through these jump hosts (hosts[].ssh.jump overrides). */
+  jump: jumpChain.optional(),
 });
 
 const hostSsh = z.strictObject({
@@ -250,6 +273,8 @@ const hostSsh = z.strictObject({
   privateKey: secretRef.optional(),
   hostKey: hostKeyFingerprint.optional(),
   sudo: z.boolean().optional(),
+  /** This host's own jump hosts instead of ssh.jump; `[]` reaches it directly. */
+  jump: jumpChain.optional(),
 });
 
 const hostSchema = z.strictObject({
@@ -513,6 +538,7 @@ export type InventoryInput = z.input<typeof inventorySchema>;
 export type Inventory = z.output<typeof inventorySchema>;
 export type Host = Inventory['hosts'][number];
 export type FileArtifact = z.output<typeof fileArtifact>;
+export type JumpHost = z.output<typeof jumpHost>;
 
 /** Where api7-ha keeps its own files on every host (staging and uploads, see commands/layout.ts). */
 export const API7HA_DIR = '/opt/api7-ha';

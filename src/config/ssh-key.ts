@@ -2,16 +2,24 @@
 // touched: a key ssh2 can parse, private, and not encrypted (api7-ha takes no
 // passphrase). The message names the field and the reference, never the key.
 import { utils } from 'ssh2';
-import type { Inventory } from './inventory';
+import type { Inventory, JumpHost } from './inventory';
 import { resolveSecret, SecretError } from './secrets';
 
-/** Every SSH key reference of an inventory, with its field. */
+/** Every SSH key reference of an inventory, with its field (jump hosts' included). */
 export function sshKeyRefs(inv: Inventory): Array<[string, string]> {
+  const jumpKeys = (field: string, hops: JumpHost[] = []) =>
+    hops.flatMap((hop, i): Array<[string, string]> =>
+      hop.privateKey ? [[`${field}[${i}].privateKey`, hop.privateKey]] : [],
+    );
   return [
     ['ssh.privateKey', inv.ssh.privateKey],
-    ...inv.hosts.flatMap((h, i): Array<[string, string]> =>
-      h.ssh?.privateKey ? [[`hosts[${i}].ssh.privateKey`, h.ssh.privateKey]] : [],
-    ),
+    ...jumpKeys('ssh.jump', inv.ssh.jump),
+    ...inv.hosts.flatMap((h, i): Array<[string, string]> => [
+      ...(h.ssh?.privateKey
+        ? [[`hosts[${i}].ssh.privateKey`, h.ssh.privateKey] as [string, string]]
+        : []),
+      ...jumpKeys(`hosts[${i}].ssh.jump`, h.ssh?.jump),
+    ]),
   ];
 }
 

@@ -1,12 +1,14 @@
 // SSH to one host with ssh2: pinned host keys, key auth, argv commands quoted for the
-// remote shell, optional sudo. Errors say which host and whether retrying can help.
+// remote shell, optional sudo, optionally through jump hosts (bastions). Errors say which
+// host or hop failed and whether retrying can help.
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { quote } from 'shell-quote';
 import { readLocalTextIfExists } from '../config/local-files';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from './host-keys';
 
-export interface SshTarget {
-  /** Host name from the inventory, used in messages. */
+/** One SSH server to log in to: a host or a jump host. */
+export interface SshEndpoint {
+  /** Name from the inventory, used in messages. */
   name: string;
   address: string;
   port: number;
@@ -14,8 +16,23 @@ export interface SshTarget {
   privateKey: string;
   pinnedHostKey?: string;
   knownHostsFile?: string;
-  sudo: boolean;
 }
+
+/** A jump host on the way to a target. */
+export interface SshHop extends SshEndpoint {
+  /** Inventory field that defines it (e.g. ssh.jump[0]), for the hint in a host key error. */
+  field: string;
+}
+
+export interface SshTarget extends SshEndpoint {
+  sudo: boolean;
+  /** Jump hosts passed through in order, nearest first; empty for a direct connection. */
+  jump: SshHop[];
+}
+
+/** How messages name a jump host. */
+export const hopLabel = (hop: Pick<SshHop, 'name' | 'address' | 'port'>) =>
+  `bastion ${hop.name} (${hop.address}:${hop.port})`;
 
 /** The host offered a key nobody vouched for: never retried, the operator must act. */
 export class HostKeyError extends Error {
@@ -25,11 +42,17 @@ export class HostKeyError extends Error {
     readonly offered: string,
     readonly expected: string[],
     reason: 'unknown' | 'changed',
+    /** Set when the key is a jump host's. */
+    hop?: SshHop,
   ) {
     super(
-      reason === 'changed'
-        ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts (\`api7-ha hosts trust\` shows both)`
-        : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or record it with \`api7-ha hosts trust --write\``,
+      hop
+        ? reason === 'changed'
+          ? `${hopLabel(hop)}: host key changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the jump host was reinstalled, confirm the new key with its owner, then pin it (${hop.field}.hostKey) or update known_hosts (\`api7-ha hosts trust\` shows both)`
+          : `${hopLabel(hop)}: host key is unknown (it offered ${offered}); confirm it with the jump host's owner, then pin it (${hop.field}.hostKey) or record it with \`api7-ha hosts trust --write\``
+        : reason === 'changed'
+          ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts (\`api7-ha hosts trust\` shows both)`
+          : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or record it with \`api7-ha hosts trust --write\``,
     );
   }
 }
@@ -62,14 +85,21 @@ export class SshSession {
   private constructor(
     readonly target: SshTarget,
     private readonly client: Client,
+    /** Connections to the jump hosts, nearest first; the target's traffic runs inside them. */
+    private readonly hops: Client[],
   ) {
     const fail = (why: string) => {
-      this.lost ??= new Error(`${target.name} (${target.address}): SSH connection lost: ${why}`);
+      this.lost ??= new Error(`${where(target)}: SSH connection lost: ${why}`);
       for (const reject of this.pending) reject(this.lost);
       this.pending.clear();
     };
     client.on('error', (e) => fail(e.message));
     client.on('close', () => fail('closed by the host'));
+    hops.forEach((hop, i) => {
+      const label = hopLabel(target.jump[i]!);
+      hop.on('error', (e) => fail(`${label}: ${e.message}`));
+      hop.on('close', () => fail(`${label}: closed`));
+    });
   }
 
   /** Run fn's promise, but reject it if the connection drops first (ssh2 may never call back). */
@@ -93,51 +123,15 @@ export class SshSession {
     });
   }
 
-  static connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
-    const knownHosts = target.knownHostsFile
-      ? readLocalTextIfExists(target.knownHostsFile, 'ssh.knownHosts', 'knownHosts')
-      : undefined;
-    const known = knownHosts ? knownHostFingerprints(knownHosts, target.address, target.port) : [];
-    const client = new Client();
-    let hostKeyError: HostKeyError | undefined;
-    return new Promise((resolve, reject) => {
-      const where = `${target.name} (${target.address}:${target.port})`;
-      // ssh2 may end a half-open handshake with only 'close' (no 'error'), and its ready
-      // timer dies with the socket: guard both, so a host that vanishes mid-connect fails.
-      const fail = (e: Error) => {
-        clearTimeout(deadline);
-        client.end();
-        reject(hostKeyError ?? e);
-      };
-      const deadline = setTimeout(
-        () => fail(new Error(`${where}: no SSH handshake within ${timeoutMs} ms`)),
-        timeoutMs + 2000,
-      );
-      client.once('ready', () => {
-        clearTimeout(deadline);
-        resolve(new SshSession(target, client));
-      });
-      client.once('error', (err) => fail(new Error(`${where}: ${err.message}`)));
-      client.once('close', () =>
-        fail(new Error(`${where}: connection closed during the SSH handshake`)),
-      );
-      client.connect({
-        host: target.address,
-        port: target.port,
-        username: target.user,
-        privateKey: target.privateKey,
-        readyTimeout: timeoutMs,
-        keepaliveInterval: 10_000,
-        keepaliveCountMax: 3,
-        hostVerifier: (key: Buffer) => {
-          const offered = fingerprintOf(key);
-          const verdict = checkHostKey(offered, target.pinnedHostKey, known);
-          if (verdict.ok) return true;
-          hostKeyError = new HostKeyError(target.name, offered, verdict.expected, verdict.reason);
-          return false;
-        },
-      });
-    });
+  static async connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
+    const { hops, sock } = await openJumpChain(target, timeoutMs);
+    try {
+      const client = await login(target, where(target), timeoutMs, undefined, sock);
+      return new SshSession(target, client, hops);
+    } catch (e) {
+      closeAll(hops);
+      throw e;
+    }
   }
 
   /** The command line the remote shell receives for argv (quoted; sudo when configured). */
@@ -204,5 +198,126 @@ export class SshSession {
 
   close(): void {
     this.client.end();
+    closeAll(this.hops);
+  }
+}
+
+/** How messages name a target: "ha5 (10.213.0.15:22)", plus " via bastion1" behind jump hosts. */
+function where(t: SshTarget): string {
+  const via = t.jump.length ? ` via ${t.jump.map((h) => h.name).join(', ')}` : '';
+  return `${t.name} (${t.address}:${t.port})${via}`;
+}
+
+function closeAll(clients: Client[]): void {
+  for (const c of [...clients].reverse()) c.end();
+}
+
+/** The fingerprints known_hosts lists for an endpoint (a missing file lists none). */
+function knownKeys(e: SshEndpoint): string[] {
+  const text = e.knownHostsFile
+    ? readLocalTextIfExists(e.knownHostsFile, 'ssh.knownHosts', 'knownHosts')
+    : undefined;
+  return text ? knownHostFingerprints(text, e.address, e.port) : [];
+}
+
+/**
+ * One authenticated SSH connection whose host key was checked. `sock` is the way there
+ * through a jump host; without it ssh2 opens a TCP connection itself.
+ */
+function login(
+  e: SshEndpoint,
+  label: string,
+  timeoutMs: number,
+  hop: SshHop | undefined,
+  sock?: ClientChannel,
+): Promise<Client> {
+  const known = knownKeys(e);
+  const client = new Client();
+  let hostKeyError: HostKeyError | undefined;
+  return new Promise((resolve, reject) => {
+    // ssh2 may end a half-open handshake with only 'close' (no 'error'), and its ready
+    // timer dies with the socket: guard both, so a host that vanishes mid-connect fails.
+    const fail = (err: Error) => {
+      clearTimeout(deadline);
+      client.end();
+      reject(hostKeyError ?? err);
+    };
+    const deadline = setTimeout(
+      () => fail(new Error(`${label}: no SSH handshake within ${timeoutMs} ms`)),
+      timeoutMs + 2000,
+    );
+    client.once('ready', () => {
+      clearTimeout(deadline);
+      resolve(client);
+    });
+    client.once('error', (err) => fail(new Error(`${label}: ${err.message}`)));
+    client.once('close', () =>
+      fail(new Error(`${label}: connection closed during the SSH handshake`)),
+    );
+    client.connect({
+      ...(sock ? { sock } : { host: e.address, port: e.port }),
+      username: e.user,
+      privateKey: e.privateKey,
+      readyTimeout: timeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        const offered = fingerprintOf(key);
+        const verdict = checkHostKey(offered, e.pinnedHostKey, known);
+        if (verdict.ok) return true;
+        hostKeyError = new HostKeyError(e.name, offered, verdict.expected, verdict.reason, hop);
+        return false;
+      },
+    });
+  });
+}
+
+/** A TCP connection from the jump host `via` to address:port, as a stream. */
+function forward(
+  via: Client,
+  hop: SshHop,
+  to: { name: string; address: string; port: number },
+  timeoutMs: number,
+): Promise<ClientChannel> {
+  const label = `${hopLabel(hop)}: cannot reach ${to.name} (${to.address}:${to.port}) through it`;
+  return new Promise((resolve, reject) => {
+    // The jump host's connection may drop before it answers; ssh2 then never calls back.
+    const fail = (why: string) => {
+      clearTimeout(deadline);
+      via.removeListener('close', onClose);
+      reject(new Error(`${label}: ${why}`));
+    };
+    const onClose = () => fail('its connection closed');
+    const deadline = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs);
+    via.once('close', onClose);
+    via.forwardOut('127.0.0.1', 0, to.address, to.port, (err, stream) => {
+      clearTimeout(deadline);
+      via.removeListener('close', onClose);
+      if (err) reject(new Error(`${label}: ${err.message}`));
+      else resolve(stream);
+    });
+  });
+}
+
+/**
+ * Log in to each jump host of `target` in turn, each reached through the one before,
+ * and open the last hop's connection to the target itself. Every hop's host key is
+ * checked. Without jump hosts, nothing is opened.
+ */
+export async function openJumpChain(
+  target: Pick<SshTarget, 'name' | 'address' | 'port' | 'jump'>,
+  timeoutMs = 10_000,
+): Promise<{ hops: Client[]; sock?: ClientChannel }> {
+  const hops: Client[] = [];
+  let sock: ClientChannel | undefined;
+  try {
+    for (const [i, hop] of target.jump.entries()) {
+      hops.push(await login(hop, hopLabel(hop), timeoutMs, hop, sock));
+      sock = await forward(hops[i]!, hop, target.jump[i + 1] ?? target, timeoutMs);
+    }
+    return { hops, sock };
+  } catch (e) {
+    closeAll(hops);
+    throw e;
   }
 }

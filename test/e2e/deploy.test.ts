@@ -27,7 +27,7 @@ import { run, sleep } from '../../src/util/exec';
 import type { DeploySummary } from '../../src/workflows/deploy';
 import type { DeployProgress } from '../../src/workflows/progress';
 import { hostPaths, startSshd, stopSshd } from '../../lab/hosts';
-import { labHosts } from '../../lab/layout';
+import { LAB_BASTION, labHosts } from '../../lab/layout';
 import { labPaths } from '../../lab/lab';
 import { containerSnapshot, curlThroughDataPlane, etcdctl, wipeHosts } from '../support/cluster';
 import {
@@ -38,7 +38,7 @@ import {
 } from '../support/history';
 import { labSecrets, sharedLab, sshAsRoot } from '../support/lab';
 import { renderSudoers } from '../../src/commands/sudo';
-import { dataConverter } from '../../src/temporal/codec';
+import { dataConverter, EncryptionCodec, loadCodecKeys } from '../../src/temporal/codec';
 import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
 
@@ -764,6 +764,94 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
       (a) => a.host === 'ha4' && (attempts.get(a.eventId) ?? 0) > 1,
     );
     assert.ok(retried.length >= 1, 'an ha4 step was retried while its sshd was down');
+    await assertHealthyCluster(summary);
+  });
+
+  it('a changed bastion host key fails fast at preflight, naming the hop and both fingerprints; nothing changes', async () => {
+    const before = await containerSnapshot(lab);
+    const wrong = 'SHA256:' + 'D'.repeat(42) + 'A'; // canonical base64, but not the bastion's key
+    const bad: DeployInput = structuredClone(input);
+    const behind = bad.inventory.hosts.find((h) => h.ssh?.jump?.length);
+    assert.ok(behind, 'the lab reaches a host through the bastion');
+    const hop = behind.ssh!.jump![0]!;
+    const offered = hop.hostKey!;
+    hop.hostKey = wrong;
+    const handle = await startDeploy(client, bad);
+    await assert.rejects(handle.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      const msg = rootMessage(e);
+      assert.match(
+        msg,
+        new RegExp(`${behind.name}: bastion bastion1 \\(10\\.213\\.0\\.10:22\\): host key changed`),
+      );
+      assert.ok(msg.includes(offered) && msg.includes(wrong), msg);
+      // The other hosts, reached directly, passed preflight: only the hop is named.
+      assert.doesNotMatch(msg, /host key of/);
+      return true;
+    });
+    const types = new Set(
+      scheduledActivities(
+        await workflowHistory(server.address, handle.workflowId, handle.firstExecutionRunId),
+      ).map((a) => a.type),
+    );
+    assert.deepEqual([...types].sort(), ['preflightHost', 'validateDeploy']);
+    assert.deepEqual(await containerSnapshot(lab), before);
+  });
+
+  /** The messages of the running deploy's pending activities' last failures (decrypted). */
+  async function pendingFailures(workflowId: string): Promise<string[]> {
+    const codec = new EncryptionCodec(loadCodecKeys());
+    const d = await client.workflow.getHandle(workflowId).describe();
+    const out: string[] = [];
+    for (const a of d.raw.pendingActivities ?? []) {
+      const f = a.lastFailure;
+      if (!f) continue;
+      if (f.encodedAttributes) {
+        const [p] = await codec.decode([f.encodedAttributes]);
+        out.push(
+          (JSON.parse(Buffer.from(p!.data!).toString('utf8')) as { message: string }).message,
+        );
+      } else if (f.message) out.push(f.message);
+    }
+    return out;
+  }
+
+  it('finishes when the bastion is down for 30 s while shipping to the host behind it', async () => {
+    await wipeHosts(lab);
+    const behind = lab.inventory.hosts.find((h) => h.ssh?.jump?.length);
+    assert.ok(behind, 'the lab reaches a host through the bastion');
+    const handle = await startDeploy(client, input);
+    await waitForProgress(
+      (p) => p.hosts[behind.name]?.step === 'ship' && p.hosts[behind.name]?.status === 'running',
+    );
+    await stopSshd(LAB_BASTION);
+    const seen: string[] = [];
+    try {
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        for (const m of await pendingFailures(handle.workflowId))
+          if (!seen.includes(m)) seen.push(m);
+        await sleep(1000);
+      }
+    } finally {
+      startSshd(LAB_BASTION, hostPaths(labPaths().dir, LAB_BASTION));
+    }
+    assert.ok(
+      seen.some((m) => /bastion bastion1 \(10\.213\.0\.10:22\)/.test(m)),
+      `a retried step said the bastion was away: ${seen.join(' | ')}`,
+    );
+    const summary = await handle.result();
+    const events = await workflowHistory(
+      server.address,
+      handle.workflowId,
+      handle.firstExecutionRunId,
+    );
+    const attempts = attemptsByScheduledId(events);
+    const retried = scheduledActivities(events).filter(
+      (a) => a.host === behind.name && (attempts.get(a.eventId) ?? 0) > 1,
+    );
+    assert.ok(retried.length >= 1, `a ${behind.name} step was retried while the bastion was down`);
+    await assertNoActivityRanTwice(handle.firstExecutionRunId);
     await assertHealthyCluster(summary);
   });
 

@@ -33,21 +33,22 @@ describe('hosts trust', () => {
   before(async () => {
     lab = await sharedLab();
     dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-trust-'));
-    // The lab's inventory, minus every pinned key, with an empty known_hosts of its own.
+    // The lab's inventory, minus every host's pinned key (the bastion's stays: see
+    // bastion.test.ts for one nobody vouched for), with an empty known_hosts of its own.
     const doc = parse(readFileSync(path.join(lab.baseDir, 'inventory.yaml'), 'utf8')) as {
       ssh: { privateKey: string; knownHosts: string };
-      hosts: Array<{ ssh?: unknown }>;
+      hosts: Array<{ ssh?: { hostKey?: string } }>;
     };
     doc.ssh.privateKey = `file:${path.join(lab.baseDir, 'ssh', 'id_ed25519')}`;
     doc.ssh.knownHosts = 'known_hosts';
-    for (const h of doc.hosts) delete h.ssh;
+    for (const h of doc.hosts) delete h.ssh?.hostKey;
     inventory = path.join(dir, 'inventory.yaml');
     writeFileSync(inventory, stringify(doc));
     writeFileSync(knownHosts(), '');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('shows every host as unknown with the fingerprint the lab pinned', async () => {
+  it('shows every host as unknown with the fingerprint the lab pinned, and the pinned bastion', async () => {
     const r = await trust();
     assert.equal(r.code, 0, r.stderr);
     for (const h of lab.inventory.hosts)
@@ -55,6 +56,12 @@ describe('hosts trust', () => {
         r.stdout,
         new RegExp(`${h.name}.*${h.ssh!.hostKey!.replace(/[+/]/g, '\\$&')}.*unknown`),
       );
+    const bastion = lab.inventory.hosts.flatMap((h) => h.ssh?.jump ?? [])[0];
+    assert.ok(bastion, 'the lab reaches a host through a bastion');
+    assert.match(
+      r.stdout,
+      new RegExp(`bastion ${bastion.name}.*${bastion.hostKey!.replace(/[+/]/g, '\\$&')}.*pinned`),
+    );
   });
 
   it('--write records them in known_hosts, where OpenSSH finds them', async () => {

@@ -11,13 +11,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { DeployInput } from '../../src/activities/context';
+import type { LiveDetail } from '../../src/activities/context';
 import { deployWorkflowId, startDeploy } from '../../src/cli/deploy';
+import { liveDetails } from '../../src/cli/follow';
 import { startVerify } from '../../src/cli/verify';
 import type { LoadedInventory } from '../../src/config/load';
-import { dataDir, projectRoot } from '../../src/paths';
-import { run } from '../../src/util/exec';
+import { dataDir, projectRoot, temporalBinary } from '../../src/paths';
+import { dataConverter } from '../../src/temporal/codec';
+import { run, waitFor } from '../../src/util/exec';
 import type { Journal } from '../../src/workflows/journal';
 import { rawHistory } from '../support/history';
 import { labSecrets, sharedLab } from '../support/lab';
@@ -39,27 +44,36 @@ let verify: { workflowId: string; runId: string; journal: Journal };
 const historyUrl = (r: { workflowId: string; runId: string }) =>
   `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(r.workflowId)}/${r.runId}/history`;
 
-/** The page's visible text once it shows every expected string (or the test fails). */
+type Body = { document: { body: { innerText: string } } };
+
+/**
+ * The text of a run's page (or one of its tabs) once it shows everything expected, as
+ * strings or patterns; a screenshot and the text are kept either way.
+ */
 async function pageShowing(
   page: Page,
   url: string,
   name: string,
-  expected: string[],
+  expected: Array<string | RegExp>,
+  tab?: string,
 ): Promise<string> {
   await page.goto(url);
+  if (tab) await page.getByRole('link', { name: tab, exact: true }).click();
+  const want = expected.map((e) => (typeof e === 'string' ? { s: e } : { re: e.source }));
   try {
     await page.waitForFunction(
       // Runs in the page (no DOM types in this project's tsconfig).
-      (want: string[]) => {
-        const body = (globalThis as unknown as { document: { body: { innerText: string } } })
-          .document.body;
-        return want.every((w) => body.innerText.includes(w));
+      (w: Array<{ s?: string; re?: string }>) => {
+        const text = (globalThis as unknown as Body).document.body.innerText;
+        return w.every((x) =>
+          x.s !== undefined ? text.includes(x.s) : new RegExp(x.re!).test(text),
+        );
       },
-      expected,
+      want,
       { timeout: 30_000, polling: 250 },
     );
   } finally {
-    await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
     writeFileSync(path.join(artifacts, `${name}.txt`), await page.innerText('body'));
   }
   return page.innerText('body');
@@ -118,19 +132,44 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
 
   it('the deploy page shows the activity summaries and the per-host table as text', async () => {
     const page = await browser.newPage();
-    const text = await pageShowing(page, historyUrl(deploy), 'deploy', [
+    const history = await pageShowing(page, historyUrl(deploy), 'deploy-history', [
       'ha4: configure and start gateway',
       'ha1: start etcd member',
-      `Deploy API7 Enterprise HA cluster "${lab.inventory.cluster}"`,
+      'wait for etcd quorum (3 members)',
+      '"apiVersion": "api7-ha/v1"', // the input, decoded
     ]);
-    assert.doesNotMatch(text, /binary\/encrypted/, 'no payload is left encrypted on the page');
+    assert.doesNotMatch(history, /binary\/encrypted/, 'no payload is left encrypted on the page');
+    // Summary, details and current details (the per-host table) are the run's user metadata.
+    await pageShowing(
+      page,
+      historyUrl(deploy),
+      'deploy-metadata',
+      [
+        `Deploy API7 Enterprise HA cluster "${lab.inventory.cluster}" on 5 hosts`,
+        /host\s+roles\s+step\s+status\s+detail/,
+        /ha4\s+data-plane\s+gateway\s+done/,
+        /ha1\s+etcd, control-plane\s+dashboard\s+done/,
+      ],
+      'User Metadata',
+    );
     await page.close();
   });
 
   it("the verification's page shows its verdicts", async () => {
     assert.equal(verify.journal.verdict, 'passed');
     const page = await browser.newPage();
-    await pageShowing(page, historyUrl(verify), 'verify', ['verdict', 'passed', 'data-plane']);
+    await pageShowing(page, historyUrl(verify), 'verify-history', [
+      'probe the data-plane load balancer at 20/s',
+      '"verdict": "passed"',
+    ]);
+    const host = verify.journal.drills[0]!.host;
+    await pageShowing(
+      page,
+      historyUrl(verify),
+      'verify-metadata',
+      [/verdict\s+passed/, new RegExp(`data-plane\\s+${host}\\s+passed`)],
+      'User Metadata',
+    );
     await page.close();
   });
 
@@ -202,5 +241,66 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /nosuch/);
     }
+  });
+
+  it('deploy --follow reads a running upload from its heartbeat, decrypted', async () => {
+    const connection = await NativeConnection.connect({ address: server.address });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: 'live-progress',
+      workflowsPath: require.resolve('../fixtures/heartbeat-workflows'),
+      dataConverter: dataConverter(),
+      maxHeartbeatThrottleInterval: '2s',
+      activities: {
+        async upload() {
+          const ctx = Context.current();
+          const detail: LiveDetail = {
+            host: 'ha4',
+            file: 'dp.tar.gz',
+            bytes: 12 * 2 ** 20,
+            total: 30 * 2 ** 20,
+          };
+          ctx.heartbeat(detail);
+          await ctx.cancelled.catch(() => undefined);
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await client.workflow.start('uploading', {
+        taskQueue: 'live-progress',
+        workflowId: 'live-progress',
+      });
+      const live = await waitFor(
+        'the heartbeat among the pending activities',
+        async () => (await liveDetails(handle)).get('ha4'),
+        20_000,
+        200,
+      );
+      assert.equal(live, 'uploading dp.tar.gz 40 % (12.0 of 30.0 MiB)');
+      // What the server holds of it (seen with the temporal CLI) is ciphertext.
+      const described = JSON.parse(
+        (
+          await run([
+            temporalBinary,
+            'workflow',
+            'describe',
+            '--address',
+            server.address,
+            '-w',
+            'live-progress',
+            '-o',
+            'json',
+          ])
+        ).stdout,
+      ) as {
+        pendingActivities: Array<{
+          heartbeatDetails: { payloads: Array<{ metadata: { encoding: string } }> };
+        }>;
+      };
+      const beat = described.pendingActivities[0]!.heartbeatDetails.payloads[0]!;
+      assert.equal(Buffer.from(beat.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+      await handle.terminate('seen');
+    });
+    await connection.close();
   });
 });

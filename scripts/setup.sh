@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages ----------------------------------------------------------
-packages=(docker.io docker-compose etcd-server etcd-client openssh-server sudo openssl haproxy iproute2 iptables curl)
+# chromium: the browser the Web UI test drives with playwright-core (no browser download).
+packages=(docker.io docker-compose etcd-server etcd-client openssh-server sudo openssl haproxy iproute2 iptables curl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,11 +1,13 @@
 // The api7-ha command line: start, follow, query and schedule the workflows, and run
 // the embedded Temporal server, the worker and the test lab.
-// Lab commands load lazily: operators of real clusters never need that code.
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { InventoryError } from './config/load';
-import { checkInventory } from './cli/inventory';
-import { startServer, stopServer } from './cli/server';
-import { workerCommand } from './cli/worker';
+// Commands load lazily: --help and --version stay fast, and operators of real clusters
+// never load the lab's code.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT_CODES_HELP, exitCodeFor } from './cli/exit';
+import { DEFAULT_CODEC_PORT } from './temporal/server';
+import { projectRoot } from './paths';
 
 const labCli = () => import('./cli/lab.js');
 const deployCli = () => import('./cli/deploy.js');
@@ -16,12 +18,20 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
+export const version = (): string =>
+  (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string })
+    .version;
+
 export function buildProgram(): Command {
   const program = new Command('api7-ha')
     .description(
       'Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.',
     )
-    .showHelpAfterError();
+    .version(version())
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError()
+    // Usage errors are thrown (and end with exit code 2), not exited on; subcommands inherit it.
+    .exitOverride();
 
   program
     .command('up')
@@ -43,8 +53,15 @@ export function buildProgram(): Command {
     .option('--ip <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'gRPC port', int('--port'), 7233)
     .option('--ui-port <port>', 'Web UI port', int('--ui-port'), 8233)
-    .action(async (o) =>
-      o.stop
+    .option(
+      '--codec-port <port>',
+      'loopback port of the codec server the Web UI decodes payloads with',
+      int('--codec-port'),
+      DEFAULT_CODEC_PORT,
+    )
+    .action(async (o) => {
+      const { startServer, stopServer } = await import('./cli/server.js');
+      return o.stop
         ? stopServer()
         : startServer({
             detach: o.detach,
@@ -52,8 +69,9 @@ export function buildProgram(): Command {
             ip: o.ip,
             port: o.port,
             uiPort: o.uiPort,
-          }),
-    );
+            codecPort: o.codecPort,
+          });
+    });
 
   program
     .command('worker')
@@ -62,7 +80,7 @@ export function buildProgram(): Command {
     )
     .option('--detach', 'run in the background')
     .option('--stop', 'stop a background worker')
-    .action((o) => workerCommand(o));
+    .action(async (o) => (await import('./cli/worker.js')).workerCommand(o));
 
   program
     .command('deploy')
@@ -142,7 +160,10 @@ export function buildProgram(): Command {
         'show the latest finished verification of a cluster instead of running one',
       )
       .option('-f, --follow', 'wait, show progress, print the report table')
-      .option('--json <file>', 'also write the journal as JSON')
+      .option(
+        '--json [file]',
+        'write the journal as JSON to <file>; without a file, print the result as JSON instead of the table',
+      )
       .option('--markdown <file>', 'also write the report as Markdown'),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
 
@@ -164,7 +185,10 @@ export function buildProgram(): Command {
     .action(async (o) => (await import('./cli/schedule.js')).scheduleList(Boolean(o.json)));
   schedule
     .command('describe <cluster>')
-    .action(async (c: string) => (await import('./cli/schedule.js')).scheduleDescribe(c));
+    .option('--json', 'machine-readable output')
+    .action(async (c: string, o) =>
+      (await import('./cli/schedule.js')).scheduleDescribe(c, Boolean(o.json)),
+    );
   for (const action of ['pause', 'unpause', 'trigger', 'delete'] as const)
     schedule
       .command(`${action} <cluster>`)
@@ -177,6 +201,7 @@ export function buildProgram(): Command {
     .description("show every host's key fingerprint and whether the inventory trusts it")
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .option('--write', "record keys nobody vouched for yet in the inventory's ssh.knownHosts file")
+    .option('--json', 'machine-readable output')
     .action(async (o) => (await import('./cli/hosts.js')).hostsTrustCommand(o));
   hosts
     .command('sudoers')
@@ -199,19 +224,20 @@ export function buildProgram(): Command {
     .command('codec-server')
     .description('serve /encode and /decode so the Temporal UI can show payloads to key holders')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port', int('--port'), 8081)
+    .option('--port <port>', 'port', int('--port'), DEFAULT_CODEC_PORT)
     .option(
       '--origin <url>',
-      'the UI origin allowed to call it (default: TEMPORAL_UI_URL or http://localhost:8233)',
+      'a Web UI origin allowed to call it, repeatable (default: TEMPORAL_UI_URL or http://localhost:8233)',
+      (v: string, prev: string[] = []) => [...prev, v],
     )
-    .action(async (o) => void (await import('./cli/codec.js')).codecServer(o));
+    .action(async (o) => void (await (await import('./cli/codec.js')).codecServerCommand(o)));
 
   const inventory = program.command('inventory').description('work with inventory files');
   inventory
     .command('check')
     .description('validate an inventory without touching any host')
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
-    .action((o) => checkInventory(o.inventory));
+    .action(async (o) => (await import('./cli/inventory.js')).checkInventory(o.inventory));
 
   const lab = program
     .command('lab')
@@ -247,11 +273,13 @@ if (require.main === module || process.argv[1]?.endsWith('api7-ha')) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((e: unknown) => {
-      console.error(
-        e instanceof InventoryError
-          ? e.message
-          : `error: ${e instanceof Error ? e.message : String(e)}`,
-      );
-      process.exit(1);
+      // commander has already printed its own usage errors (and help or the version).
+      if (!(e instanceof CommanderError))
+        console.error(
+          e instanceof Error && e.name === 'InventoryError'
+            ? e.message
+            : `error: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      process.exit(exitCodeFor(e));
     });
 }

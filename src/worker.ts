@@ -14,6 +14,9 @@ export async function createWorker(opts: { maxConcurrentActivities?: number } = 
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities(),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
+    // Heartbeats carry upload progress that `deploy --follow` shows; the default throttle
+    // (0.8 × the 20 s heartbeat timeout) would show it only every 16 s.
+    maxHeartbeatThrottleInterval: '2s',
     dataConverter: dataConverter(),
   });
   return { worker, connection };

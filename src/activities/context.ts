@@ -69,6 +69,10 @@ function activityCancelled(): Promise<never> | undefined {
   }
 }
 
+/** What long steps heartbeat besides staying alive; `deploy --follow` shows it as it happens. */
+export type LiveDetail =
+  { host: string; file: string; bytes: number; total: number } | { host: string; loading: string };
+
 const lastDetails = new WeakMap<Context, unknown>();
 
 /**

@@ -42,6 +42,7 @@ import {
   sleep,
   withHost,
   type DeployInput,
+  type LiveDetail,
   type StepResult,
 } from './context';
 import { dashboardProblem } from './health';
@@ -108,7 +109,10 @@ async function loadBundleImage(
   const have = await imageId(ssh, image);
   if (have && (!want || have === want)) return false;
   const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
-  for (const f of files) await ssh.exec(loadImageArgv(f));
+  for (const f of files) {
+    heartbeat({ host: ssh.target.name, loading: f.split('/').at(-1)! } satisfies LiveDetail);
+    await ssh.exec(loadImageArgv(f));
+  }
   const loaded = await imageId(ssh, image);
   if (!loaded || (want && loaded !== want))
     throw ApplicationFailure.nonRetryable(

@@ -13,7 +13,15 @@ import { clientTlsSources, memberTlsFiles } from '../commands/etcd-tls';
 import { stagedPath } from '../commands/layout';
 import { EtcdAuthError, ensureEtcdAuth } from '../etcd/auth';
 import { clusterHealth, type ClusterHealth, type EtcdAccess } from '../etcd/health';
-import { etcdPassword, pollUntil, withHost, type DeployInput, type StepResult } from './context';
+import {
+  etcdPassword,
+  heartbeat,
+  pollUntil,
+  withHost,
+  type DeployInput,
+  type LiveDetail,
+  type StepResult,
+} from './context';
 import { putTlsFiles, readTlsFile } from './remote-files';
 import type { SshSession } from '../ssh/session';
 
@@ -28,6 +36,7 @@ export async function ensureImage(
     await ssh.exec(['docker', 'pull', image]);
     return true;
   }
+  heartbeat({ host: ssh.target.name, loading: tarball.split('/').at(-1)! } satisfies LiveDetail);
   await ssh.exec(['docker', 'load', '-i', tarball]);
   if ((await ssh.execRaw(['docker', 'image', 'inspect', image])).code !== 0)
     throw ApplicationFailure.nonRetryable(

@@ -17,7 +17,7 @@ import {
   placeArgv,
   uploadPaths,
 } from '../commands/staging';
-import { heartbeat, withHost, type DeployInput } from './context';
+import { heartbeat, withHost, type DeployInput, type LiveDetail } from './context';
 import type { SshSession } from '../ssh/session';
 
 export interface ShipResult {
@@ -49,6 +49,7 @@ function appendFrom(
   offset: number,
   total: number,
   label: string,
+  host: string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const source = local.createReadStream({
@@ -64,7 +65,7 @@ function appendFrom(
       const now = Date.now();
       if (now - lastBeat > 1000) {
         lastBeat = now;
-        heartbeat({ file: label, bytes: offset + sent, total });
+        heartbeat({ host, file: label, bytes: offset + sent, total } satisfies LiveDetail);
       }
     });
     source.on('error', reject);
@@ -116,7 +117,7 @@ async function upload(
   let offset = await remoteSize(sftp, partial);
   if (offset > total) offset = 0; // a different file was there: start over
   const bytes = await ssh.watch(
-    appendFrom(sftp, local, partial, offset, total, path.basename(remote)),
+    appendFrom(sftp, local, partial, offset, total, path.basename(remote), ssh.target.name),
   );
   const got = await remoteSha256(ssh, partial, false);
   if (got !== a.sha256) {

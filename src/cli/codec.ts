@@ -4,7 +4,14 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Payload } from '@temporalio/common';
-import { defaultKeysFile, EncryptionCodec, loadCodecKeys, newKeyLine } from '../temporal/codec';
+import {
+  defaultKeysFile,
+  EncryptionCodec,
+  loadCodecKeys,
+  newKeyLine,
+  type CodecKeys,
+} from '../temporal/codec';
+import { RefusedInput } from './exit';
 import { uiBase } from './ui';
 
 export function keygenCommand(opts: { file?: string; ifMissing?: boolean }): void {
@@ -40,15 +47,38 @@ export async function decodeJsonPayloads(
   return (await codec.decode(payloads.map(fromJson))).map(toJson);
 }
 
-/** The Temporal codec server protocol: POST /encode and /decode with {payloads: [...]}. */
-export function codecServer(opts: { port: number; host: string; origin?: string }): http.Server {
-  const codec = new EncryptionCodec(loadCodecKeys());
-  const origin = opts.origin ?? uiBase();
+export interface CodecServerOptions {
+  host: string;
+  port: number;
+  /** Web UI origins whose pages may call it; requests from any other page are refused. */
+  origins: string[];
+  keys?: CodecKeys;
+}
+
+/**
+ * The Temporal codec server protocol: POST /encode and /decode with {payloads: [...]}.
+ * Resolves once it listens. Clients without an Origin (the temporal CLI) are served too.
+ */
+export function startCodecServer(opts: CodecServerOptions): Promise<http.Server> {
+  const codec = new EncryptionCodec(opts.keys ?? loadCodecKeys());
+  const allowed = new Set(opts.origins.map((o) => new URL(o).origin));
   const server = http.createServer((req, res) => {
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
-    res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
-    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      // Any web page could otherwise make the browser of a key holder encode for it.
+      if (!allowed.has(origin)) return void res.writeHead(403).end('origin not allowed');
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'origin');
+    }
+    if (req.method === 'OPTIONS') {
+      res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+      res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
+      res.setHeader('access-control-max-age', '600');
+      // Chromium asks before a page served from elsewhere calls a loopback address.
+      if (req.headers['access-control-request-private-network'] === 'true')
+        res.setHeader('access-control-allow-private-network', 'true');
+      return void res.writeHead(204).end();
+    }
     const action = req.url?.endsWith('/decode')
       ? 'decode'
       : req.url?.endsWith('/encode')
@@ -77,10 +107,28 @@ export function codecServer(opts: { port: number; host: string; origin?: string 
       }
     });
   });
-  server.listen(opts.port, opts.host, () =>
-    console.log(
-      `codec server on http://${opts.host}:${opts.port} for ${origin} — in the UI set the Codec Server endpoint to this URL`,
-    ),
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** `api7-ha codec-server`: for a Web UI other than the embedded one (which gets its own). */
+export async function codecServerCommand(opts: {
+  port: number;
+  host: string;
+  origin?: string[];
+}): Promise<http.Server> {
+  const origins = opts.origin ?? [uiBase()];
+  for (const o of origins)
+    if (!URL.canParse(o))
+      throw new RefusedInput(`--origin: ${o} is not a URL like http://host:port`);
+  const server = await startCodecServer({ host: opts.host, port: opts.port, origins });
+  console.log(
+    `codec server on http://${opts.host}:${opts.port} for ${origins.join(', ')} — in the UI set the Codec Server endpoint to this URL`,
   );
   return server;
 }

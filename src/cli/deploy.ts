@@ -2,9 +2,9 @@
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import pc from 'picocolors';
 import { validateDeploy } from '../activities/validate';
 import type { DeployInput } from '../activities/context';
 import { loadInventory } from '../config/load';
@@ -12,7 +12,9 @@ import { connectClient } from '../temporal/connection';
 import { CLUSTER, PHASE, TASK_QUEUE } from '../temporal/search-attributes';
 import type { deployHA, DeploySummary } from '../workflows/deploy';
 import type { DeployProgress } from '../workflows/progress';
-import { ProgressPrinter, progressTable } from './follow';
+import { NotFound } from './exit';
+import { liveDetails, ProgressPrinter, progressTable, withLive } from './follow';
+import { pc } from './output';
 import { sleep } from '../util/exec';
 import { uiUrl } from './ui';
 
@@ -66,7 +68,11 @@ export async function followDeploy(
   const poll = (async () => {
     while (!done) {
       try {
-        printer.update(await handle.query<DeployProgress>('progress'));
+        const [p, live] = await Promise.all([
+          handle.query<DeployProgress>('progress'),
+          liveDetails(handle).catch(() => new Map<string, string>()),
+        ]);
+        printer.update(withLive(p, live));
       } catch {
         /* no worker has picked it up yet */
       }
@@ -137,11 +143,13 @@ export async function deployCommand(opts: {
 export async function statusCommand(cluster: string, json: boolean): Promise<void> {
   const client = await connectClient();
   const handle = client.workflow.getHandle(deployWorkflowId(cluster));
-  const desc = await handle.describe().catch(() => undefined);
-  if (!desc)
-    throw new Error(
-      `no deploy of cluster "${cluster}" found (workflow ${deployWorkflowId(cluster)})`,
-    );
+  const desc = await handle.describe().catch((e: unknown) => {
+    if (e instanceof WorkflowNotFoundError)
+      throw new NotFound(
+        `no deploy of cluster "${cluster}" found (workflow ${deployWorkflowId(cluster)})`,
+      );
+    throw e;
+  });
   let progress: DeployProgress | undefined;
   try {
     progress = await handle.query<DeployProgress>('progress');
@@ -183,6 +191,13 @@ export async function statusCommand(cluster: string, json: boolean): Promise<voi
 
 export async function cancelCommand(cluster: string): Promise<void> {
   const client = await connectClient();
-  await client.workflow.getHandle(deployWorkflowId(cluster)).cancel();
+  await client.workflow
+    .getHandle(deployWorkflowId(cluster))
+    .cancel()
+    .catch((e: unknown) => {
+      throw e instanceof WorkflowNotFoundError
+        ? new NotFound(`no running deploy of cluster "${cluster}" to cancel`)
+        : e;
+    });
   console.log(`cancellation requested for ${deployWorkflowId(cluster)}`);
 }

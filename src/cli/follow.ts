@@ -1,8 +1,11 @@
-// Live per-host progress in the terminal: redraw a table in place on a TTY, print only
-// changes otherwise (CI logs, pipes).
-import Table from 'cli-table3';
-import pc from 'picocolors';
+// Live per-host progress in the terminal: redraw a table in place on a terminal, print
+// only changes otherwise (CI logs, pipes, NO_COLOR). Long steps (uploads, docker load)
+// show what their activity last heartbeated, which the workflow itself never sees.
+import type { WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { LiveDetail } from '../activities/context';
 import type { DeployProgress } from '../workflows/progress';
+import { pc, richOutput, table } from './output';
 
 const colour: Record<string, (s: string) => string> = {
   done: pc.green,
@@ -12,41 +15,84 @@ const colour: Record<string, (s: string) => string> = {
 };
 
 export function progressTable(p: DeployProgress): string {
-  const table = new Table({
+  const t = table({
     head: ['host', 'roles', 'step', 'status', 'detail'],
     wordWrap: true,
     colWidths: [8, 26, 12, 10, 60],
   });
   for (const [name, h] of Object.entries(p.hosts))
-    table.push([
-      name,
-      h.roles.join(', '),
-      h.step,
-      (colour[h.status] ?? String)(h.status),
-      h.detail,
-    ]);
-  return `phase: ${pc.bold(p.phase)}  (${p.phasesDone.join(' → ') || 'starting'})\n${table.toString()}`;
+    t.push([name, h.roles.join(', '), h.step, (colour[h.status] ?? String)(h.status), h.detail]);
+  return `phase: ${pc.bold(p.phase)}  (${p.phasesDone.join(' → ') || 'starting'})\n${t.toString()}`;
+}
+
+const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+
+/** A heartbeat in words, e.g. "uploading api7-dp.tar.gz 40 % (12.0 of 30.0 MiB)". */
+export function liveText(d: LiveDetail): string {
+  if ('loading' in d) return `docker load ${d.loading}`;
+  const pct = d.total > 0 ? Math.floor((d.bytes / d.total) * 100) : 0;
+  return `uploading ${d.file} ${pct} % (${mib(d.bytes)} of ${mib(d.total)} MiB)`;
+}
+
+function isLiveDetail(d: unknown): d is LiveDetail {
+  if (typeof d !== 'object' || d === null || typeof (d as { host?: unknown }).host !== 'string')
+    return false;
+  const x = d as Record<string, unknown>;
+  return (
+    typeof x.loading === 'string' ||
+    (typeof x.file === 'string' && typeof x.bytes === 'number' && typeof x.total === 'number')
+  );
+}
+
+/** Running hosts show their step's live detail instead of the empty one the workflow has. */
+export function withLive(p: DeployProgress, live: Map<string, string>): DeployProgress {
+  const hosts = Object.fromEntries(
+    Object.entries(p.hosts).map(([name, h]) => {
+      const text = live.get(name);
+      return [name, h.status === 'running' && text ? { ...h, detail: text } : h];
+    }),
+  );
+  return { ...p, hosts };
+}
+
+/** The live details of a workflow's running activities, by host (decrypted by the client). */
+export async function liveDetails(handle: WorkflowHandle): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const { raw } = await handle.describe();
+  const converter = handle.client.options.loadedDataConverter;
+  for (const a of raw.pendingActivities ?? []) {
+    const payloads = a.heartbeatDetails?.payloads;
+    if (!payloads?.length) continue;
+    const d = await decodeFromPayloadsAtIndex<unknown>(converter, 0, payloads).catch(
+      () => undefined,
+    );
+    if (isLiveDetail(d)) out.set(d.host, liveText(d));
+  }
+  return out;
 }
 
 export class ProgressPrinter {
   private lastLines = 0;
   private lastSeen = new Map<string, string>();
   private lastPhase = '';
-  constructor(private readonly tty = Boolean(process.stdout.isTTY)) {}
+  constructor(
+    private readonly rich = richOutput(),
+    private readonly write: (s: string) => void = (s) => void process.stdout.write(s),
+  ) {}
 
   update(p: DeployProgress): void {
-    if (this.tty) {
+    if (this.rich) {
       const text = progressTable(p);
-      if (this.lastLines) process.stdout.write(`\x1b[${this.lastLines}A\x1b[J`);
-      process.stdout.write(`${text}\n`);
+      if (this.lastLines) this.write(`\x1b[${this.lastLines}A\x1b[J`);
+      this.write(`${text}\n`);
       this.lastLines = text.split('\n').length;
       return;
     }
-    if (p.phase !== this.lastPhase) console.log(`phase: ${p.phase}`);
+    if (p.phase !== this.lastPhase) this.write(`phase: ${p.phase}\n`);
     this.lastPhase = p.phase;
     for (const [name, h] of Object.entries(p.hosts)) {
       const line = `${name}: ${h.step} ${h.status}${h.detail ? ` — ${h.detail}` : ''}`;
-      if (this.lastSeen.get(name) !== line) console.log(`  ${line}`);
+      if (this.lastSeen.get(name) !== line) this.write(`  ${line}\n`);
       this.lastSeen.set(name, line);
     }
   }

@@ -3,6 +3,7 @@
 // etcd certificates — without touching any host.
 import { checkInventoryLocally } from '../activities/validate';
 import { loadInventory } from '../config/load';
+import { EXIT } from './exit';
 
 export async function checkInventory(file: string): Promise<void> {
   const { inventory, baseDir } = await loadInventory(file);
@@ -11,7 +12,7 @@ export async function checkInventory(file: string): Promise<void> {
     for (const w of warnings) console.warn(`warning: ${w}`);
   } catch (e) {
     console.error(`${file}: ${(e as Error).message}`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.refused;
     return;
   }
   console.log(

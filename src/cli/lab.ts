@@ -1,10 +1,10 @@
 // `api7-ha lab build | up | status | down`: the test lab on this machine.
 import path from 'node:path';
-import Table from 'cli-table3';
 import { buildLabArtifacts } from '../../lab/artifacts';
 import { labDown, labStatus, labUp } from '../../lab/lab';
 import type { LabArtifactRefs } from '../../lab/lab-inventory';
 import { artifactsDir, cacheDir, standinsDir } from '../paths';
+import { table } from './output';
 
 const log = (msg: string) => console.error(`[lab] ${msg}`);
 
@@ -41,11 +41,11 @@ export async function labStatusCommand(json: boolean): Promise<void> {
   } else if (!status.hosts.length) {
     console.log('the lab is down');
   } else {
-    const table = new Table({
+    const t = table({
       head: ['host', 'address', 'roles', 'sshd', 'docker engine', 'containers'],
     });
     for (const h of status.hosts)
-      table.push([
+      t.push([
         h.name,
         h.address,
         h.roles,
@@ -53,7 +53,7 @@ export async function labStatusCommand(json: boolean): Promise<void> {
         h.engineId || 'DOWN',
         h.containers,
       ]);
-    console.log(table.toString());
+    console.log(t.toString());
     console.log(
       `load balancers (HAProxy): ${status.haproxy ? 'up' : 'DOWN'}   echo upstream: ${status.echo ? 'up' : 'DOWN'}`,
     );

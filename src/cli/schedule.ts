@@ -1,9 +1,15 @@
 // `api7-ha schedule ...`: run verifyHA on a Temporal Schedule (overlap policy: skip).
-import { ScheduleOverlapPolicy, type ScheduleSpec } from '@temporalio/client';
-import Table from 'cli-table3';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleHandle,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import { connectClient } from '../temporal/connection';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import type { verifyHA } from '../workflows/verify';
+import { NotFound, RefusedInput } from './exit';
+import { table } from './output';
 import { loadVerifyInput, type VerifyCliOptions } from './verify';
 
 export const scheduleId = (cluster: string) => `verify-${cluster}`;
@@ -11,9 +17,9 @@ export const scheduleId = (cluster: string) => `verify-${cluster}`;
 export async function scheduleCreate(
   o: VerifyCliOptions & { cron?: string; every?: string; paused?: boolean },
 ): Promise<void> {
-  if (!o.inventory) throw new Error('-i <inventory> is required');
+  if (!o.inventory) throw new RefusedInput('-i <inventory> is required');
   if (!o.cron === !o.every)
-    throw new Error('give exactly one of --cron "<expr>" or --every <duration>');
+    throw new RefusedInput('give exactly one of --cron "<expr>" or --every <duration>');
   const input = await loadVerifyInput(o.inventory, o);
   const spec: ScheduleSpec = o.cron
     ? { cronExpressions: [o.cron] }
@@ -51,14 +57,51 @@ export async function scheduleList(json: boolean): Promise<void> {
       recent: s.info.recentActions.at(-1)?.takenAt.toISOString(),
     });
   if (json) return void console.log(JSON.stringify(rows, null, 2));
-  const t = new Table({ head: ['schedule', 'paused', 'next run', 'last run'] });
+  const t = table({ head: ['schedule', 'paused', 'next run', 'last run'] });
   for (const r of rows) t.push([r.id, r.paused ? 'yes' : 'no', r.next ?? '-', r.recent ?? '-']);
   console.log(t.toString());
 }
 
-export async function scheduleDescribe(cluster: string): Promise<void> {
+/** A schedule action, with "no such schedule" said in the cluster's terms. */
+async function onSchedule<T>(
+  cluster: string,
+  fn: (handle: ScheduleHandle) => Promise<T>,
+): Promise<T> {
   const client = await connectClient();
-  const d = await client.schedule.getHandle(scheduleId(cluster)).describe();
+  try {
+    return await fn(client.schedule.getHandle(scheduleId(cluster)));
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError)
+      throw new NotFound(`no schedule ${scheduleId(cluster)} (cluster "${cluster}")`);
+    throw e;
+  }
+}
+
+export async function scheduleDescribe(cluster: string, json = false): Promise<void> {
+  const d = await onSchedule(cluster, (h) => h.describe());
+  if (json) {
+    const action = d.action.type === 'startWorkflow' ? d.action : undefined;
+    return void console.log(
+      JSON.stringify(
+        {
+          scheduleId: d.scheduleId,
+          paused: d.state.paused,
+          note: d.state.note,
+          overlap: d.policies.overlap,
+          spec: { calendars: d.spec.calendars ?? [], intervals: d.spec.intervals ?? [] },
+          workflowId: action?.workflowId,
+          next: d.info.nextActionTimes.map((t) => t.toISOString()),
+          recent: d.info.recentActions.map((a) => ({
+            takenAt: a.takenAt.toISOString(),
+            workflowId:
+              a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : undefined,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+  }
   const spec =
     d.spec.calendars?.length || d.spec.intervals?.length
       ? JSON.stringify({ calendars: d.spec.calendars, intervals: d.spec.intervals })
@@ -81,11 +124,11 @@ export async function scheduleAction(
   cluster: string,
   action: 'pause' | 'unpause' | 'trigger' | 'delete',
 ): Promise<void> {
-  const client = await connectClient();
-  const handle = client.schedule.getHandle(scheduleId(cluster));
-  if (action === 'pause') await handle.pause('paused with api7-ha');
-  else if (action === 'unpause') await handle.unpause('unpaused with api7-ha');
-  else if (action === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
-  else await handle.delete();
+  await onSchedule(cluster, async (handle) => {
+    if (action === 'pause') await handle.pause('paused with api7-ha');
+    else if (action === 'unpause') await handle.unpause('unpaused with api7-ha');
+    else if (action === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
+    else await handle.delete();
+  });
   console.log(`schedule ${scheduleId(cluster)}: ${action}${action.endsWith('e') ? 'd' : 'ed'}`);
 }

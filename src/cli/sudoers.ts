@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadInventory } from '../config/load';
 import { findHost } from '../commands/layout';
 import { renderSudoers } from '../commands/sudo';
+import { RefusedInput } from './exit';
 
 export async function hostsSudoersCommand(opts: {
   inventory: string;
@@ -12,6 +13,8 @@ export async function hostsSudoersCommand(opts: {
 }) {
   const { inventory: inv, warnings } = await loadInventory(opts.inventory);
   for (const w of warnings) console.warn(`warning: ${w}`);
+  if (opts.host && !inv.hosts.some((h) => h.name === opts.host))
+    throw new RefusedInput(`--host: no host named ${opts.host} in the inventory`);
   const hosts = opts.host
     ? [findHost(inv, opts.host)]
     : inv.hosts.filter((h) => h.ssh?.sudo ?? inv.ssh.sudo);

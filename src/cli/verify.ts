@@ -2,8 +2,6 @@
 // table and optional JSON / Markdown reports.
 import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import Table from 'cli-table3';
-import pc from 'picocolors';
 import { referenceProblems } from '../activities/validate';
 import { InventoryError, loadInventory } from '../config/load';
 import { connectClient } from '../temporal/connection';
@@ -18,13 +16,16 @@ import {
 } from '../workflows/journal';
 import type { verifyHA, VerifyInput } from '../workflows/verify';
 import { rootMessage } from './deploy';
+import { NotFound, RefusedInput } from './exit';
+import { pc, table } from './output';
 import { uiUrl } from './ui';
 
 export interface VerifyCliOptions {
   inventory?: string;
   last?: string;
   follow?: boolean;
-  json?: string;
+  /** A file for the journal, or true: the result as JSON on stdout instead of the table. */
+  json?: string | boolean;
   markdown?: string;
   rate?: number;
   hold?: number;
@@ -44,11 +45,11 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
     const drills = o.drills.split(',').map((d) => d.trim());
     const bad = drills.filter((d) => !DRILLS.includes(d as DrillName));
     if (bad.length)
-      throw new Error(
+      throw new RefusedInput(
         `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`,
       );
     if (new Set(drills).size !== drills.length)
-      throw new Error('--drills: a drill is listed twice');
+      throw new RefusedInput('--drills: a drill is listed twice');
     out.drills = drills as DrillName[];
   }
   if (o.rate !== undefined) out.rate = o.rate;
@@ -74,39 +75,39 @@ export function checkVerifyOptions(input: VerifyInput): void {
   };
   for (const [drill, host] of Object.entries(input.options?.hosts ?? {})) {
     const h = input.inventory.hosts.find((x) => x.name === host);
-    if (!h) throw new Error(`--${drill}-host: no host named ${host} in the inventory`);
+    if (!h) throw new RefusedInput(`--${drill}-host: no host named ${host} in the inventory`);
     if (!(h.roles as string[]).includes(role[drill as DrillName]))
-      throw new Error(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
+      throw new RefusedInput(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
   }
   const o = input.options ?? {};
   if (o.rate !== undefined && !(o.rate >= 1 && o.rate <= 1000))
-    throw new Error('--rate: must be between 1 and 1000 requests per second');
+    throw new RefusedInput('--rate: must be between 1 and 1000 requests per second');
   if (o.holdMs !== undefined && !(o.holdMs >= 1000 && o.holdMs <= 3_600_000))
-    throw new Error('--hold: must be between 1 and 3600 seconds');
+    throw new RefusedInput('--hold: must be between 1 and 3600 seconds');
   const t = o.tolerances;
   if (t?.maxFailedRatio !== undefined && !(t.maxFailedRatio >= 0 && t.maxFailedRatio <= 1))
-    throw new Error('--max-failed-ratio: must be between 0 and 1 (0.001 = 0.1 %)');
+    throw new RefusedInput('--max-failed-ratio: must be between 0 and 1 (0.001 = 0.1 %)');
   if (t?.maxRecoveryMs !== undefined && !(t.maxRecoveryMs >= 1000 && t.maxRecoveryMs <= 3_600_000))
-    throw new Error('--max-recovery: must be between 1 and 3600 seconds');
+    throw new RefusedInput('--max-recovery: must be between 1 and 3600 seconds');
 }
 
 /** Inventory plus drill options from the command line, checked before anything starts. */
 export async function loadVerifyInput(file: string, o: VerifyCliOptions): Promise<VerifyInput> {
   const loaded = await loadInventory(file);
-  // The drills' activities read these on the worker; a bad one is refused here first.
-  const problems = referenceProblems(loaded.inventory, loaded.baseDir);
-  if (problems.length) throw new InventoryError(file, problems);
   const input: VerifyInput = {
     inventory: loaded.inventory,
     baseDir: loaded.baseDir,
     options: verifyOptionsFrom(o),
   };
   checkVerifyOptions(input);
+  // The drills' activities read these on the worker; a bad one is refused here first.
+  const problems = referenceProblems(loaded.inventory, loaded.baseDir);
+  if (problems.length) throw new InventoryError(file, problems);
   return input;
 }
 
 export function journalTable(j: Journal): string {
-  const t = new Table({
+  const t = table({
     head: [
       'drill',
       'host',
@@ -148,7 +149,7 @@ export function journalTable(j: Journal): string {
 }
 
 function writeReports(j: Journal, o: VerifyCliOptions) {
-  if (o.json) writeFileSync(o.json, `${JSON.stringify(j, null, 2)}\n`);
+  if (typeof o.json === 'string') writeFileSync(o.json, `${JSON.stringify(j, null, 2)}\n`);
   if (o.markdown) writeFileSync(o.markdown, `${journalMarkdown(j)}\n`);
 }
 
@@ -162,23 +163,39 @@ export async function startVerify(client: Client, input: VerifyInput) {
   });
 }
 
+/** `--json` without a file: what `status --json` gives for a deploy, for a verification. */
+function printJson(
+  run: { workflowId: string; runId: string; status: string },
+  journal: Journal | undefined,
+  failure?: string,
+) {
+  console.log(JSON.stringify({ ...run, verdict: journal?.verdict, journal, failure }, null, 2));
+}
+
 async function showLast(client: Client, cluster: string, o: VerifyCliOptions) {
   for await (const w of client.workflow.list({
     query: `${clusterRunsQuery('verifyHA', cluster)} AND ExecutionStatus != 'Running'`,
   })) {
     const handle = client.workflow.getHandle<typeof verifyHA>(w.workflowId, w.runId);
-    const j = await handle.result().catch(() => undefined);
+    let failure: string | undefined;
+    const j = await handle.result().catch((e: unknown) => void (failure = rootMessage(e)));
+    if (j?.verdict !== 'passed') process.exitCode = 1;
+    if (o.json === true)
+      return printJson(
+        { workflowId: w.workflowId, runId: w.runId, status: w.status.name },
+        j ?? undefined,
+        failure,
+      );
     console.log(
       `${w.workflowId} (${w.status.name}, ${w.startTime.toISOString()})\n  ${uiUrl(client, w.workflowId, w.runId)}`,
     );
     if (j) {
       console.log(journalTable(j));
       writeReports(j, o);
-      if (j.verdict !== 'passed') process.exitCode = 1;
-    } else process.exitCode = 1;
+    } else if (failure) console.log(pc.red(`failed: ${failure}`));
     return;
   }
-  throw new Error(`no finished verification of cluster "${cluster}" found`);
+  throw new NotFound(`no finished verification of cluster "${cluster}" found`);
 }
 
 export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | undefined> {
@@ -188,15 +205,17 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     return undefined;
   }
   if (!o.inventory)
-    throw new Error(
+    throw new RefusedInput(
       'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
     );
   if ((o.json || o.markdown) && !o.follow)
-    throw new Error('--json and --markdown need --follow (or use --last <cluster> later)');
+    throw new RefusedInput('--json and --markdown need --follow (or use --last <cluster> later)');
+  // With the result as JSON on stdout, everything said along the way goes to stderr.
+  const say = o.json === true ? console.error : console.log;
   const input = await loadVerifyInput(o.inventory, o);
   const client = await connectClient();
   const handle = await startVerify(client, input);
-  console.log(
+  say(
     `verification started: workflow ${handle.workflowId}\n  ${uiUrl(client, handle.workflowId, handle.firstExecutionRunId)}`,
   );
   if (!o.follow) return undefined;
@@ -207,7 +226,7 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     while (!done) {
       const j = await handle.query<Journal>('progress').catch(() => undefined);
       const line = j ? `  ${j.phase}` : '';
-      if (line && line !== lastLine) console.log(line);
+      if (line && line !== lastLine) say(line);
       lastLine = line || lastLine;
       await sleep(1000);
     }
@@ -215,7 +234,12 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
   try {
     const j = await result;
     await poll;
-    console.log(journalTable(j));
+    if (o.json === true)
+      printJson(
+        { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'COMPLETED' },
+        j,
+      );
+    else console.log(journalTable(j));
     writeReports(j, o);
     if (j.verdict !== 'passed') process.exitCode = 1;
     return j;

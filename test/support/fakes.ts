@@ -57,9 +57,21 @@ export class Calls {
   }
 }
 
-// checkExclusion(cluster, workflowId) is the one activity whose second argument is no host.
+// The activities that work on one host take its name as their second argument.
+const PER_HOST = new Set([
+  'preflightHost',
+  'prepareHost',
+  'shipArtifacts',
+  'startEtcdMember',
+  'loadImages',
+  'startDashboard',
+  'startGateway',
+  'stopComponent',
+  'startComponent',
+  'waitRecovered',
+]);
 const hostArg = (name: string, args: unknown[]) =>
-  name !== 'checkExclusion' && typeof args[1] === 'string' ? args[1] : undefined;
+  PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

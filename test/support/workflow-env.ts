@@ -62,6 +62,9 @@ export async function withWorker<T>(
     taskQueue,
     workflowBundle: bundle,
     activities,
+    // Workflows run in this thread: starting a worker then takes milliseconds instead of
+    // most of a second (no deadlock detector; the suites have timeouts instead).
+    debugMode: true,
     // Fake activities heartbeat; deliver cancellations to them at once.
     maxHeartbeatThrottleInterval: '50ms',
     defaultHeartbeatThrottleInterval: '50ms',

@@ -77,7 +77,7 @@ function failure(run: DeployRun): ApplicationFailure {
 
 const ALL_HOSTS = ['ha1', 'ha2', 'ha3', 'ha4', 'ha5'];
 
-describe('deployHA with fake activities', () => {
+describe('deployHA with fake activities', { timeout: 120_000 }, () => {
   it('runs every phase in order and reports the cluster id and changes', async () => {
     const run = await deploy();
     assert.equal(run.error, undefined);

@@ -1,5 +1,7 @@
-// Recorded deployHA histories (test/fixtures/histories, from real runs on the lab) replay
-// against the current workflow code: a change that breaks running workflows fails here.
+// Recorded histories replay against the current workflow code: a change that breaks running
+// workflows fails here. deploy-*.json come from real runs on the lab; verify-*.json from the
+// real verifyHA on a TestWorkflowEnvironment with fake activities
+// (test/support/record-verify-histories.ts).
 import '../support/quiet';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,10 @@ const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 
 describe('replay of recorded histories', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  it('has recorded histories to replay', () => assert.ok(files.length >= 2));
+  it('has recorded deployHA and verifyHA histories to replay', () => {
+    assert.ok(files.filter((f) => f.startsWith('deploy-')).length >= 2);
+    assert.ok(files.filter((f) => f.startsWith('verify-')).length >= 4);
+  });
   for (const file of files) {
     it(`replays ${file} deterministically`, async () => {
       const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));

@@ -39,7 +39,7 @@ const scenarios: Scenario[] = [
           problems: [],
         }),
         startComponent: async (_input, host, component) => {
-          if (component === 'dashboard') throw fatal(`${host} is unreachable`);
+          if (component === 'control-plane') throw fatal(`${host} is unreachable`);
           return `start ${component} on ${host}`;
         },
       },

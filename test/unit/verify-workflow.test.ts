@@ -94,8 +94,8 @@ describe('verifyHA with fake activities', { timeout: 120_000 }, () => {
     assert.deepEqual(
       run.journal.drills.map((d) => [d.drill, d.host, d.component, d.verdict, d.restored]),
       [
-        ['data-plane', 'ha4', 'gateway', 'passed', true],
-        ['control-plane', 'ha1', 'dashboard', 'passed', true],
+        ['data-plane', 'ha4', 'data-plane', 'passed', true],
+        ['control-plane', 'ha1', 'control-plane', 'passed', true],
         ['etcd', 'ha1', 'etcd', 'passed', true],
       ],
     );
@@ -287,7 +287,7 @@ describe('verifyHA with fake activities', { timeout: 120_000 }, () => {
         'startComponent',
         'waitRecovered',
       ]);
-      assert.deepEqual(run.calls.of('startComponent')[0]?.args.slice(1), ['ha4', 'gateway']);
+      assert.deepEqual(run.calls.of('startComponent')[0]?.args.slice(1), ['ha4', 'data-plane']);
       const [drill] = run.journal.drills;
       assert.equal(drill?.restored, true);
       assert.equal(drill?.verdict, 'aborted');

@@ -52,7 +52,7 @@ export function buildProgram(): Command {
     .option('--db-file <path>', 'SQLite file that keeps history across restarts')
     .option('--ip <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'gRPC port', int('--port'), 7233)
-    .option('--ui-port <port>', 'Web UI port', int('--ui-port'), 8233)
+    .option('--ui-port <port>', 'Web UI port (default: the gRPC port + 1000)', int('--ui-port'))
     .option(
       '--codec-port <port>',
       'loopback port of the codec server the Web UI decodes payloads with',
@@ -227,7 +227,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port', int('--port'), DEFAULT_CODEC_PORT)
     .option(
       '--origin <url>',
-      'a Web UI origin allowed to call it, repeatable (default: TEMPORAL_UI_URL or http://localhost:8233)',
+      'a Web UI origin allowed to call it, repeatable (default: the UI printed links open, see TEMPORAL_UI_URL)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .action(async (o) => void (await (await import('./cli/codec.js')).codecServerCommand(o)));

@@ -46,6 +46,9 @@ let verify: { workflowId: string; runId: string; journal: Journal };
 const historyUrl = (r: { workflowId: string; runId: string }) =>
   `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(r.workflowId)}/${r.runId}/history`;
 
+/** A pattern of "name" in quotes, straight or as the UI's markdown typesets them (“name”). */
+const quoted = (name: string) => `["“]${name}["”]`;
+
 /**
  * What the page shows as text: its own and that of its frames, for the UI renders
  * markdown (summaries, details, current details) in a frame of its own (`/render`).
@@ -197,7 +200,9 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       historyUrl(deploy),
       'deploy-metadata',
       [
-        `Deploy API7 Enterprise HA cluster "${cluster}" on ${lab.inventory.hosts.length} hosts`,
+        new RegExp(
+          `Deploy API7 Enterprise HA cluster ${quoted(cluster)} on ${lab.inventory.hosts.length} hosts`,
+        ),
         'Current Details',
         `Deploy ${cluster} — phase done`,
         /host\s+roles\s+step\s+status\s+detail/,
@@ -225,7 +230,7 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       historyUrl(verify),
       'verify-metadata',
       [
-        `Verify HA of "${lab.inventory.cluster}": data-plane drills`,
+        new RegExp(`Verify HA of ${quoted(lab.inventory.cluster)}: data-plane drills`),
         `Verify ${lab.inventory.cluster} — verdict passed`,
         /drill\s+host\s+verdict\s+requests/,
         new RegExp(`data-plane\\s+${host}\\s+passed`),

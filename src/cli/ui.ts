@@ -5,10 +5,9 @@
 // `temporal server start-dev` and `api7-ha server` do unless told otherwise).
 import type { Client } from '@temporalio/client';
 import { connectConfig } from '../temporal/connection';
-import { readEmbeddedServer, type EmbeddedServer } from '../temporal/server';
+import { defaultUiPort, readEmbeddedServer, type EmbeddedServer } from '../temporal/server';
 
 const GRPC_DEFAULT_PORT = 7233;
-const UI_PORT_OFFSET = 1000;
 const CLOUD_UI = 'https://cloud.temporal.io';
 const CLOUD_ADDRESS = /\.(tmprl\.cloud|api\.temporal\.io)$/i;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
@@ -37,7 +36,7 @@ export function uiBaseFor(
   if (known.embedded && sameServer(known.embedded.address, address)) return known.embedded.ui;
   const { host, port } = split(address);
   if (CLOUD_ADDRESS.test(host)) return CLOUD_UI;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port + UI_PORT_OFFSET}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${defaultUiPort(port)}`;
 }
 
 /** The Web UI of the server the CLI's connection settings point at. */

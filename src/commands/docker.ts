@@ -34,5 +34,10 @@ export const imageIdArgv = (image: string) => [
   image,
 ];
 export const loadImageArgv = (file: string) => ['docker', 'load', '-i', file];
+export const pullImageArgv = (image: string) => ['docker', 'pull', image];
+/** A stopped container by name (etcd's, which `docker run` made). */
+export const startContainerArgv = (name: string) => ['docker', 'start', name];
+/** A container by name, running or not (etcd's, replaced with --replace-etcd). */
+export const forceRemoveContainerArgv = (name: string) => ['docker', 'rm', '-f', name];
 /** Exits 0 when the compose v2 plugin is there. */
 export const composePluginArgv = () => ['docker', 'compose', 'version'];

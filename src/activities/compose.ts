@@ -1,6 +1,6 @@
-// Phases 7-8: unpack the bundles, load the images, then configure and start the dashboards.
+// A bundle's compose service on a host: bring it up (recreating it when its config
+// changed), the etcd client TLS mount, and the shape phases 8 and 10 share.
 import { ApplicationFailure } from '@temporalio/common';
-import type { FileArtifact } from '../config/inventory';
 import {
   composeArgv,
   composeContainerArgv,
@@ -8,7 +8,12 @@ import {
   serviceContainersArgv,
   type ComposeFlavor,
 } from '../commands/compose';
-import { renderDashboardConf } from '../commands/config-files';
+import {
+  composePluginArgv,
+  containerStatesArgv,
+  removeContainersArgv,
+  stopContainersArgv,
+} from '../commands/docker';
 import {
   clientTlsFiles,
   composeOverrides,
@@ -16,128 +21,15 @@ import {
   COMPOSE_OVERRIDE_HEADER,
   renderComposeOverride,
 } from '../commands/etcd-tls';
-import { composeProject, findHost } from '../commands/layout';
-import {
-  containerStatesArgv,
-  imageIdArgv,
-  loadImageArgv,
-  removeContainersArgv,
-  stopContainersArgv,
-} from '../commands/docker';
-import { bundled, bundledOn, bundleDir, bundleTopDir, configPath } from '../model/components';
-import {
-  bundleMarkerPath,
-  findBundleImagesArgv,
-  imageIdsByTag,
-  imagesMarkerPath,
-  readImageManifestsArgv,
-  unpackBundleArgv,
-} from '../commands/files';
+import { composeProject } from '../commands/layout';
 import type { SshSession } from '../ssh/session';
-import {
-  etcdPassword,
-  heartbeat,
-  pollUntil,
-  secret,
-  sleep,
-  withHost,
-  type DeployInput,
-  type LiveDetail,
-  type StepResult,
-} from './context';
-import { dashboardProblem } from './health';
-import { putTlsFiles, readGuarded, syncFile, writeGuarded } from './remote-files';
+import { heartbeat, sleep, type DeployInput } from './context';
+import { imageId } from './images';
+import { putTlsFiles, readGuarded, syncFile } from './remote-files';
 
-/** The vendor's dashboard takes tens of seconds to come up on a loaded host. */
-const DASHBOARD_START_MS = 90_000;
-
-/** Unpack a bundle once per sha256 (tar would otherwise reset the config files every time). */
-async function unpackBundle(
-  ssh: SshSession,
-  bundle: FileArtifact,
-  installDir: string,
-): Promise<boolean> {
-  const dir = bundleDir(bundle, installDir);
-  const marker = await readGuarded(ssh, dir, bundleMarkerPath(bundle, installDir));
-  if (marker?.trim() === bundle.sha256) return false;
-  await ssh.exec(unpackBundleArgv(bundle, installDir));
-  // The images' ids first: a crash before the sha256 marker makes the next run redo both.
-  await noteImageManifests(ssh, bundle, installDir);
-  await writeGuarded(ssh, dir, bundleMarkerPath(bundle, installDir), `${bundle.sha256}\n`, '644');
-  return true;
-}
-
-/** Note the `docker save` manifests of the bundle's images beside it; returns them. */
-async function noteImageManifests(
-  ssh: SshSession,
-  bundle: FileArtifact,
-  installDir: string,
-): Promise<string> {
-  const manifests = await ssh.exec(readImageManifestsArgv(bundle, installDir));
-  await writeGuarded(
-    ssh,
-    bundleDir(bundle, installDir),
-    imagesMarkerPath(bundle, installDir),
-    manifests,
-    '644',
-  );
-  return manifests;
-}
-
-/** The id of an image on the host, or undefined when it is not there. */
-export async function imageId(ssh: SshSession, image: string): Promise<string | undefined> {
-  const r = await ssh.execRaw(imageIdArgv(image));
-  return r.code === 0 ? r.stdout.trim() : undefined;
-}
-
-/**
- * `docker load` the bundle's images/ unless the image is there with the id the bundle
- * has for that tag: a new bundle may carry a new image under the same tag.
- */
-async function loadBundleImage(
-  ssh: SshSession,
-  bundle: FileArtifact,
-  installDir: string,
-  image: string,
-): Promise<boolean> {
-  const dir = bundleDir(bundle, installDir);
-  // Missing when unpacked by a version of api7-ha that did not note the ids.
-  const manifests =
-    (await readGuarded(ssh, dir, imagesMarkerPath(bundle, installDir))) ??
-    (await noteImageManifests(ssh, bundle, installDir));
-  const want = imageIdsByTag(manifests).get(image);
-  const have = await imageId(ssh, image);
-  if (have && (!want || have === want)) return false;
-  const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
-  for (const f of files) {
-    heartbeat({ host: ssh.target.name, loading: f.split('/').at(-1)! } satisfies LiveDetail);
-    await ssh.exec(loadImageArgv(f));
-  }
-  const loaded = await imageId(ssh, image);
-  if (!loaded || (want && loaded !== want))
-    throw ApplicationFailure.nonRetryable(
-      `${ssh.target.name}: no image ${image}${want ? ` with id ${want.slice(7, 19)}` : ''} in ${dir}/images (found ${files.join(', ') || 'nothing'})`,
-      'ArtifactError',
-    );
-  return true;
-}
-
-export async function loadImages(input: DeployInput, hostName: string): Promise<StepResult> {
-  const inv = input.inventory;
-  const host = findHost(inv, hostName);
-  return withHost(input, hostName, async (ssh) => {
-    const done: string[] = [];
-    for (const { bundle, installDir, image } of bundledOn(inv, host)) {
-      if (await unpackBundle(ssh, bundle, installDir))
-        done.push(`unpacked ${bundleTopDir(bundle)}`);
-      if (await loadBundleImage(ssh, bundle, installDir, image)) done.push(`loaded ${image}`);
-    }
-    return {
-      host: hostName,
-      changed: done.length > 0,
-      detail: done.join(', ') || 'bundles unpacked and images present',
-    };
-  });
+/** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
+export async function composeFlavor(ssh: SshSession): Promise<ComposeFlavor> {
+  return (await ssh.execRaw(composePluginArgv())).code === 0 ? 'plugin' : 'standalone';
 }
 
 export interface ComposeUpResult {
@@ -295,35 +187,4 @@ export async function configureAndStart(
     changed: wrote || tlsChanged || up.changed,
     detail: `${wrote ? `wrote ${file}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}${composeUpDetail(o.service, up)}`,
   };
-}
-
-export async function startDashboard(
-  input: DeployInput,
-  hostName: string,
-  flavor: ComposeFlavor,
-): Promise<StepResult> {
-  const inv = input.inventory;
-  const dashboard = bundled(inv, 'control-plane');
-  const secrets = {
-    dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
-    tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
-    etcdPassword: etcdPassword(input),
-  };
-  return withHost(input, hostName, async (ssh) => ({
-    host: hostName,
-    ...(await configureAndStart(ssh, input, {
-      flavor,
-      dir: dashboard.dir,
-      service: dashboard.composeService,
-      image: dashboard.image,
-      configFile: configPath(dashboard),
-      render: (current) => renderDashboardConf(inv, secrets, current),
-      waitReady: () =>
-        pollUntil(
-          `the dashboard on ${hostName} to be ready`,
-          async () => ((await dashboardProblem(ssh, input, hostName)) ? undefined : true),
-          DASHBOARD_START_MS,
-        ),
-    })),
-  }));
 }

@@ -1,43 +1,18 @@
-// Phases 9-11: the gateway cluster, the gateways, and the proof that traffic flows.
+// Phases 9-11: the gateway cluster in the dashboard, the gateways, and the proof that
+// traffic flows through the data-plane load balancer.
 import { ApplicationFailure } from '@temporalio/common';
-import { DashboardApiError, DashboardClient, type Route } from '../api/dashboard';
+import type { Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
 import { bundled, configPath } from '../model/components';
 import { httpRequest } from '../util/http';
-import {
-  pollUntil,
-  secret,
-  withHost,
-  type DeployInput,
-  type StepResult,
-  etcdPassword,
-} from './context';
-import { configureAndStart } from './control-plane';
+import { pollUntil, withHost, type DeployInput, type StepResult, etcdPassword } from './context';
+import { configureAndStart } from './compose';
+import { dashboardLogin } from './dashboard';
 import { gatewayProblem } from './health';
 
 /** A gateway waits for etcd at start; on a loaded host that takes a while. */
 const GATEWAY_START_MS = 90_000;
-
-export async function dashboardLogin(input: DeployInput): Promise<DashboardClient> {
-  const inv = input.inventory;
-  const api = new DashboardClient(inv.loadBalancers.controlPlane);
-  try {
-    await api.login(
-      inv.dashboard.username,
-      secret(input, inv.dashboard.password, 'dashboard.password'),
-    );
-  } catch (e) {
-    // Wrong credentials stay wrong; say which fields to check (never the values).
-    if (e instanceof DashboardApiError && (e.status === 401 || e.status === 403))
-      throw ApplicationFailure.nonRetryable(
-        `the dashboard refused the login of dashboard.username "${inv.dashboard.username}": check dashboard.username and dashboard.password`,
-        'LoginRefused',
-      );
-    throw e;
-  }
-  return api;
-}
 
 /** Find the gateway cluster by name through the control-plane load balancer, or create it. */
 export async function ensureGatewayCluster(
@@ -64,6 +39,20 @@ export async function ensureGatewayCluster(
     60_000,
     1000,
   );
+}
+
+/** The gateway cluster the deploy created (by name), or the fixed one. */
+export async function findGatewayClusterId(input: DeployInput): Promise<string> {
+  const inv = input.inventory;
+  if (inv.dashboard.gatewayClusterId) return inv.dashboard.gatewayClusterId;
+  const api = await dashboardLogin(input);
+  const found = (await api.clusters()).find((c) => c.name === inv.dashboard.gatewayClusterName);
+  if (!found)
+    throw ApplicationFailure.nonRetryable(
+      `no gateway cluster "${inv.dashboard.gatewayClusterName}" in the dashboard: deploy first`,
+      'NotDeployed',
+    );
+  return found.id;
 }
 
 export async function startGateway(

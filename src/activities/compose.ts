@@ -23,7 +23,15 @@ import {
 } from '../commands/etcd-tls';
 import { composeProject } from '../commands/layout';
 import type { SshSession } from '../ssh/session';
-import { heartbeat, sleep, type DeployInput } from './context';
+import { bundled, configPath } from '../model/components';
+import {
+  heartbeat,
+  pollUntil,
+  sleep,
+  withHost,
+  type DeployInput,
+  type StepResult,
+} from './context';
 import { imageId } from './images';
 import { putTlsFiles, readGuarded, syncFile } from './remote-files';
 
@@ -153,38 +161,48 @@ export async function putClientTls(
 }
 
 /**
- * Phases 8 and 10 share this shape: the etcd client TLS files, the config file edited in
- * place, compose up (recreating on a change), wait until ready, then the rolling pause.
+ * Phases 8 and 10 share this shape, on one host: the etcd client TLS files, the config file
+ * edited in place, compose up (recreating on a change), wait until ready, then the rolling
+ * pause.
  */
 export async function configureAndStart(
-  ssh: SshSession,
   input: DeployInput,
+  hostName: string,
   o: {
+    component: 'control-plane' | 'data-plane';
     flavor: ComposeFlavor;
-    dir: string;
-    service: string;
-    image: string;
-    configFile: string;
     render: (current: string) => string;
-    waitReady: (up: ComposeUpResult) => Promise<unknown>;
+    /** The component's readiness (activities/health.ts): a problem, or undefined once ready. */
+    problem: (ssh: SshSession) => Promise<string | undefined>;
+    /** What the readiness wait is for, and how long it may take. */
+    awaiting: string;
+    readyWithinMs: number;
   },
-): Promise<{ changed: boolean; detail: string }> {
-  const tlsChanged = await putClientTls(ssh, input, o.dir, o.service);
-  const wrote = await syncFile(ssh, o.dir, o.configFile, o.render);
-  const up = await composeUp(
-    ssh,
-    o.flavor,
-    o.dir,
-    o.service,
-    o.image,
-    wrote || tlsChanged,
-    composeOverrides(input.inventory, o.dir),
-  );
-  await o.waitReady(up);
-  await pauseAfterRestart(input, up);
-  const file = o.configFile.slice(o.configFile.lastIndexOf('/') + 1);
-  return {
-    changed: wrote || tlsChanged || up.changed,
-    detail: `${wrote ? `wrote ${file}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}${composeUpDetail(o.service, up)}`,
-  };
+): Promise<StepResult> {
+  const b = bundled(input.inventory, o.component);
+  const configFile = configPath(b);
+  return withHost(input, hostName, async (ssh) => {
+    const tlsChanged = await putClientTls(ssh, input, b.dir, b.composeService);
+    const wrote = await syncFile(ssh, b.dir, configFile, o.render);
+    const up = await composeUp(
+      ssh,
+      o.flavor,
+      b.dir,
+      b.composeService,
+      b.image,
+      wrote || tlsChanged,
+      composeOverrides(input.inventory, b.dir),
+    );
+    await pollUntil(
+      o.awaiting,
+      async () => ((await o.problem(ssh)) ? undefined : true),
+      o.readyWithinMs,
+    );
+    await pauseAfterRestart(input, up);
+    return {
+      host: hostName,
+      changed: wrote || tlsChanged || up.changed,
+      detail: `${wrote ? `wrote ${b.configFile.slice(b.configFile.lastIndexOf('/') + 1)}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}${composeUpDetail(b.composeService, up)}`,
+    };
+  });
 }

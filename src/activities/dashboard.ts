@@ -4,15 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DashboardApiError, DashboardClient } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderDashboardConf } from '../commands/config-files';
-import { bundled, configPath } from '../model/components';
-import {
-  etcdPassword,
-  pollUntil,
-  secret,
-  withHost,
-  type DeployInput,
-  type StepResult,
-} from './context';
+import { etcdPassword, secret, type DeployInput, type StepResult } from './context';
 import { configureAndStart } from './compose';
 import { dashboardProblem } from './health';
 
@@ -40,33 +32,24 @@ export async function dashboardLogin(input: DeployInput): Promise<DashboardClien
   return api;
 }
 
+/** Phase 8 on one host: the dashboard's conf.yaml, compose up, until it is ready. */
 export async function startDashboard(
   input: DeployInput,
   hostName: string,
   flavor: ComposeFlavor,
 ): Promise<StepResult> {
   const inv = input.inventory;
-  const dashboard = bundled(inv, 'control-plane');
   const secrets = {
     dashboardPassword: secret(input, inv.dashboard.password, 'dashboard.password'),
     tokenSecret: secret(input, inv.dashboard.tokenSecret, 'dashboard.tokenSecret'),
     etcdPassword: etcdPassword(input),
   };
-  return withHost(input, hostName, async (ssh) => ({
-    host: hostName,
-    ...(await configureAndStart(ssh, input, {
-      flavor,
-      dir: dashboard.dir,
-      service: dashboard.composeService,
-      image: dashboard.image,
-      configFile: configPath(dashboard),
-      render: (current) => renderDashboardConf(inv, secrets, current),
-      waitReady: () =>
-        pollUntil(
-          `the dashboard on ${hostName} to be ready`,
-          async () => ((await dashboardProblem(ssh, input, hostName)) ? undefined : true),
-          DASHBOARD_START_MS,
-        ),
-    })),
-  }));
+  return configureAndStart(input, hostName, {
+    component: 'control-plane',
+    flavor,
+    render: (current) => renderDashboardConf(inv, secrets, current),
+    problem: (ssh) => dashboardProblem(ssh, input, hostName),
+    awaiting: `the dashboard on ${hostName} to be ready`,
+    readyWithinMs: DASHBOARD_START_MS,
+  });
 }

@@ -62,26 +62,12 @@ export async function steadyState(input: DeployInput): Promise<SteadyState> {
 }
 
 /** Inject the guide's fault (see commands/drills.ts); returns the command run. */
-export async function stopComponent(
-  input: DeployInput,
-  hostName: string,
-  component: ComponentName,
-): Promise<string> {
-  return runDrillCommand(input, hostName, (flavor) =>
-    faultArgv(input.inventory, flavor, component),
-  );
-}
+export const stopComponent = (input: DeployInput, hostName: string, component: ComponentName) =>
+  runDrillCommand(input, hostName, (flavor) => faultArgv(input.inventory, flavor, component));
 
 /** Undo stopComponent; safe to repeat. */
-export async function startComponent(
-  input: DeployInput,
-  hostName: string,
-  component: ComponentName,
-): Promise<string> {
-  return runDrillCommand(input, hostName, (flavor) =>
-    restoreArgv(input.inventory, flavor, component),
-  );
-}
+export const startComponent = (input: DeployInput, hostName: string, component: ComponentName) =>
+  runDrillCommand(input, hostName, (flavor) => restoreArgv(input.inventory, flavor, component));
 
 /** Run a drill's command, built for the host's compose tool; returns it for the journal. */
 async function runDrillCommand(

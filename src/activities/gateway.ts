@@ -4,9 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
-import { bundled, configPath } from '../model/components';
 import { httpRequest } from '../util/http';
-import { pollUntil, withHost, type DeployInput, type StepResult, etcdPassword } from './context';
+import { etcdPassword, pollUntil, type DeployInput, type StepResult } from './context';
 import { configureAndStart } from './compose';
 import { dashboardLogin } from './dashboard';
 import { gatewayProblem } from './health';
@@ -55,6 +54,7 @@ export async function findGatewayClusterId(input: DeployInput): Promise<string> 
   return found.id;
 }
 
+/** Phase 10 on one host: the gateway's config.yaml, compose up, until it reaches etcd. */
 export async function startGateway(
   input: DeployInput,
   hostName: string,
@@ -62,25 +62,15 @@ export async function startGateway(
   clusterId: string,
 ): Promise<StepResult> {
   const inv = input.inventory;
-  const gateway = bundled(inv, 'data-plane');
   const secrets = { etcdPassword: etcdPassword(input) };
-  return withHost(input, hostName, async (ssh) => ({
-    host: hostName,
-    ...(await configureAndStart(ssh, input, {
-      flavor,
-      dir: gateway.dir,
-      service: gateway.composeService,
-      image: gateway.image,
-      configFile: configPath(gateway),
-      render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
-      waitReady: () =>
-        pollUntil(
-          `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
-          async () => ((await gatewayProblem(input, hostName)) ? undefined : true),
-          GATEWAY_START_MS,
-        ),
-    })),
-  }));
+  return configureAndStart(input, hostName, {
+    component: 'data-plane',
+    flavor,
+    render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
+    problem: () => gatewayProblem(input, hostName),
+    awaiting: `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
+    readyWithinMs: GATEWAY_START_MS,
+  });
 }
 
 export function smokeRoute(input: DeployInput): Route {

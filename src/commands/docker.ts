@@ -3,16 +3,19 @@
 import type { BundledComponent } from '../model/components';
 import { composeProject } from './layout';
 
-/** Running containers of a component's compose project and service (ids, one per line). */
-export const runningServiceArgv = (b: BundledComponent) => [
+/** Running containers matching every `docker ps` filter given (ids, one per line). */
+export const runningContainersArgv = (...filters: string[]) => [
   'docker',
   'ps',
   '-q',
-  '--filter',
-  `label=com.docker.compose.project=${composeProject(b.dir)}`,
-  '--filter',
-  `label=com.docker.compose.service=${b.composeService}`,
+  ...filters.flatMap((f) => ['--filter', f]),
 ];
+/** Running containers of a component's compose project and service. */
+export const runningServiceArgv = (b: BundledComponent) =>
+  runningContainersArgv(
+    `label=com.docker.compose.project=${composeProject(b.dir)}`,
+    `label=com.docker.compose.service=${b.composeService}`,
+  );
 export const containerLogsArgv = (id: string) => ['docker', 'logs', id];
 /** `<running> <image id>` per container. */
 export const containerStatesArgv = (ids: string[]) => [

@@ -24,7 +24,8 @@ import { startCodecServer } from './codec';
 export const SERVER_DAEMON = 'temporal-server';
 export const CODEC_DAEMON = 'codec-server';
 
-async function serverAnswers(address: string): Promise<boolean> {
+/** True once a Temporal server answers on `address` (throws while it does not). */
+export async function serverAnswers(address: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: '1s' });
   try {
     await connection.workflowService.getSystemInfo({});

@@ -2,7 +2,7 @@
 // Every value that can reach a remote shell is constrained here, so nothing hostile
 // gets past validation; secrets appear only as references (env:NAME or file:PATH).
 import { z } from 'zod';
-import { componentPorts } from '../model/components';
+import { hostPorts } from '../model/hosts';
 
 export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
@@ -519,7 +519,7 @@ export const inventorySchema = z
 
     // Ports that share a host must not collide.
     inv.hosts.forEach((h, i) => {
-      const used = new Map<number, string>([[h.ssh?.port ?? inv.ssh.port, 'ssh.port']]);
+      const used = new Map<number, string>();
       const claim = (p: number, what: string) => {
         const other = used.get(p);
         if (other)
@@ -530,7 +530,7 @@ export const inventorySchema = z
           });
         else used.set(p, what);
       };
-      for (const p of componentPorts(inv, h)) claim(p.port, p.field);
+      for (const p of hostPorts(inv, h)) claim(p.port, p.field);
     });
   });
 

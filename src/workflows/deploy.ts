@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { DeployActivities } from '../activities';
 import type { DeployInput, StepResult } from '../activities/context';
-import type { ProofResult } from '../activities/data-plane';
+import type { ProofResult } from '../activities/gateway';
 import type { ComposeFlavor } from '../commands/compose';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';

@@ -10,6 +10,7 @@ import {
   secret,
   withHost,
   type DeployInput,
+  type StartOptions,
   type StepResult,
   etcdPassword,
 } from './context';
@@ -71,6 +72,7 @@ export async function startGateway(
   hostName: string,
   flavor: ComposeFlavor,
   clusterId: string,
+  options: StartOptions = {},
 ): Promise<StepResult> {
   const inv = input.inventory;
   const gateway = bundled(inv, 'data-plane');
@@ -84,6 +86,7 @@ export async function startGateway(
       image: gateway.image,
       configFile: configPath(gateway),
       render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
+      deferRestart: options.deferRestart,
       waitReady: () =>
         pollUntil(
           `the gateway on ${hostName} to report apisix_etcd_reachable 1`,

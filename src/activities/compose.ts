@@ -33,7 +33,8 @@ import {
   type StepResult,
 } from './context';
 import { imageId } from './images';
-import { putTlsFiles, readGuarded, syncFile } from './remote-files';
+import { restartMarkerPath } from '../commands/files';
+import { putTlsFiles, readGuarded, syncFile, writeGuarded, type BeforeWrite } from './remote-files';
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
 export async function composeFlavor(ssh: SshSession): Promise<ComposeFlavor> {
@@ -47,13 +48,16 @@ export interface ComposeUpResult {
   restarted: boolean;
   /** Compose projects of older bundles whose container of this service was removed. */
   replaced: string[];
+  /** A restart of a serving container was needed but left to a later call. */
+  deferred?: boolean;
 }
 
 /**
  * Bring a compose service up. Compose does not notice a changed mounted file, so a
  * changed config recreates the container; an unchanged running one is left alone. The
  * same service from another bundle's project (an upgrade) is stopped first: it holds
- * the ports.
+ * the ports. With `deferRestart`, a change that would take a serving container down is
+ * not made; the result says it is owed.
  */
 export async function composeUp(
   ssh: SshSession,
@@ -63,28 +67,35 @@ export async function composeUp(
   image: string,
   configChanged: boolean,
   overrides: string[] = [],
+  deferRestart = false,
 ): Promise<ComposeUpResult> {
   const project = composeProject(dir);
-  // One listing gives this bundle's container and those of other bundles' projects.
+  // One listing gives this bundle's container and those of other bundles' projects, and
+  // one inspect their states (in the same order).
   const all = parseServiceContainers(await ssh.exec(serviceContainersArgv(service)));
-  const others = all.filter((c) => c.project !== project);
-  if (others.length) {
-    const ids = others.map((o) => o.id);
-    await ssh.exec(stopContainersArgv(ids));
-    await ssh.exec(removeContainersArgv(ids));
-  }
-  const replaced = [...new Set(others.map((o) => o.project))];
-  const ids = all.filter((c) => c.project === project).map((c) => c.id);
-  const states = ids.length
-    ? (await ssh.exec(containerStatesArgv(ids)))
+  const states = all.length
+    ? (await ssh.exec(containerStatesArgv(all.map((c) => c.id))))
         .split('\n')
         .filter(Boolean)
         .map((l) => l.split(' '))
     : [];
-  const running = states.map(([r]) => r);
+  const running = (i: number) => states[i]?.[0] === 'true';
+  const others = all.filter((c) => c.project !== project);
+  const ownIndex = all.map((c, i) => (c.project === project ? i : -1)).filter((i) => i >= 0);
+  const ids = ownIndex.map((i) => all[i]!.id);
   // A container still on an older image of the same tag (a new bundle) is recreated too.
-  const stale = ids.length === 1 && states[0]?.[1] !== (await imageId(ssh, image));
-  if (ids.length === 1 && running[0] === 'true' && !configChanged && !stale)
+  const stale = ids.length === 1 && states[ownIndex[0]!]?.[1] !== (await imageId(ssh, image));
+  const ownRunning = ownIndex.some(running);
+  const othersRunning = all.some((c, i) => c.project !== project && running(i));
+  if (deferRestart && (othersRunning || (ownRunning && (configChanged || stale))))
+    return { changed: false, id: ids[0] ?? '', restarted: false, replaced: [], deferred: true };
+  if (others.length) {
+    const otherIds = others.map((o) => o.id);
+    await ssh.exec(stopContainersArgv(otherIds));
+    await ssh.exec(removeContainersArgv(otherIds));
+  }
+  const replaced = [...new Set(others.map((o) => o.project))];
+  if (ids.length === 1 && ownRunning && !configChanged && !stale)
     return { changed: replaced.length > 0, id: ids[0]!, restarted: replaced.length > 0, replaced };
   await ssh.exec(
     composeArgv(
@@ -97,12 +108,7 @@ export async function composeUp(
   );
   const id =
     (await ssh.exec(composeContainerArgv(project, service))).split('\n').filter(Boolean)[0] ?? '';
-  return {
-    changed: true,
-    id,
-    restarted: running.includes('true') || replaced.length > 0,
-    replaced,
-  };
+  return { changed: true, id, restarted: ownRunning || othersRunning, replaced };
 }
 
 /** After a restart, give the load balancer's health checks time to take the host back. */
@@ -132,10 +138,11 @@ export async function putClientTls(
   input: DeployInput,
   dir: string,
   service: string,
+  beforeWrite?: BeforeWrite,
 ): Promise<boolean> {
   const files = clientTlsFiles(input.inventory, dir);
   if (!files.length) return false;
-  const changed = await putTlsFiles(ssh, input, files);
+  const changed = await putTlsFiles(ssh, input, files, beforeWrite);
   const vendorCompose = await readGuarded(ssh, dir, `${dir}/docker-compose.yaml`);
   if (vendorCompose === undefined)
     throw ApplicationFailure.nonRetryable(
@@ -156,6 +163,7 @@ export async function putClientTls(
       return renderComposeOverride(service, vendorCompose);
     },
     '644',
+    beforeWrite,
   );
   return changed || overrideChanged;
 }
@@ -163,7 +171,9 @@ export async function putClientTls(
 /**
  * Phases 8 and 10 share this shape, on one host: the etcd client TLS files, the config file
  * edited in place, compose up (recreating on a change), wait until ready, then the rolling
- * pause.
+ * pause. Before the first write a marker notes the restart this change owes, and it is
+ * cleared once the container is recreated: a crash in between cannot leave a container
+ * running an older config than its file says.
  */
 export async function configureAndStart(
   input: DeployInput,
@@ -177,22 +187,42 @@ export async function configureAndStart(
     /** What the readiness wait is for, and how long it may take. */
     awaiting: string;
     readyWithinMs: number;
+    /** Leave a serving container that needs a restart for the rolling pass. */
+    deferRestart?: boolean;
   },
 ): Promise<StepResult> {
   const b = bundled(input.inventory, o.component);
   const configFile = configPath(b);
   return withHost(input, hostName, async (ssh) => {
-    const tlsChanged = await putClientTls(ssh, input, b.dir, b.composeService);
-    const wrote = await syncFile(ssh, b.dir, configFile, o.render);
+    const marker = restartMarkerPath(b.dir);
+    const owed = Boolean((await readGuarded(ssh, b.dir, marker))?.trim());
+    let noted = owed;
+    const noteChange = async () => {
+      if (noted) return;
+      noted = true;
+      await writeGuarded(ssh, b.dir, marker, 'config changed; recreate the container\n', '600');
+    };
+    const tlsChanged = await putClientTls(ssh, input, b.dir, b.composeService, noteChange);
+    const wrote = await syncFile(ssh, b.dir, configFile, o.render, '600', noteChange);
     const up = await composeUp(
       ssh,
       o.flavor,
       b.dir,
       b.composeService,
       b.image,
-      wrote || tlsChanged,
+      owed || wrote || tlsChanged,
       composeOverrides(input.inventory, b.dir),
+      o.deferRestart,
     );
+    const wroteWhat = `${wrote ? `wrote ${b.configFile.slice(b.configFile.lastIndexOf('/') + 1)}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}`;
+    if (up.deferred)
+      return {
+        host: hostName,
+        changed: wrote || tlsChanged,
+        restartDeferred: true,
+        detail: `${wroteWhat}${b.composeService} is serving: its restart waits for the rolling pass`,
+      };
+    if (noted) await writeGuarded(ssh, b.dir, marker, '', '600');
     await pollUntil(
       o.awaiting,
       async () => ((await o.problem(ssh)) ? undefined : true),
@@ -202,7 +232,7 @@ export async function configureAndStart(
     return {
       host: hostName,
       changed: wrote || tlsChanged || up.changed,
-      detail: `${wrote ? `wrote ${b.configFile.slice(b.configFile.lastIndexOf('/') + 1)}, ` : ''}${tlsChanged ? 'wrote etcd TLS files, ' : ''}${composeUpDetail(b.composeService, up)}`,
+      detail: `${wroteWhat}${composeUpDetail(b.composeService, up)}`,
     };
   });
 }

@@ -4,7 +4,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DashboardApiError, DashboardClient } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderDashboardConf } from '../commands/config-files';
-import { etcdPassword, secret, type DeployInput, type StepResult } from './context';
+import {
+  etcdPassword,
+  secret,
+  type DeployInput,
+  type StartOptions,
+  type StepResult,
+} from './context';
 import { configureAndStart } from './compose';
 import { dashboardProblem } from './health';
 
@@ -37,6 +43,7 @@ export async function startDashboard(
   input: DeployInput,
   hostName: string,
   flavor: ComposeFlavor,
+  options: StartOptions = {},
 ): Promise<StepResult> {
   const inv = input.inventory;
   const secrets = {
@@ -48,6 +55,7 @@ export async function startDashboard(
     component: 'control-plane',
     flavor,
     render: (current) => renderDashboardConf(inv, secrets, current),
+    deferRestart: options.deferRestart,
     problem: (ssh) => dashboardProblem(ssh, input, hostName),
     awaiting: `the dashboard on ${hostName} to be ready`,
     readyWithinMs: DASHBOARD_START_MS,

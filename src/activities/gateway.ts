@@ -5,7 +5,13 @@ import type { Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
 import { httpRequest } from '../util/http';
-import { etcdPassword, pollUntil, type DeployInput, type StepResult } from './context';
+import {
+  etcdPassword,
+  pollUntil,
+  type DeployInput,
+  type StartOptions,
+  type StepResult,
+} from './context';
 import { configureAndStart } from './compose';
 import { dashboardLogin } from './dashboard';
 import { gatewayProblem } from './health';
@@ -60,6 +66,7 @@ export async function startGateway(
   hostName: string,
   flavor: ComposeFlavor,
   clusterId: string,
+  options: StartOptions = {},
 ): Promise<StepResult> {
   const inv = input.inventory;
   const secrets = { etcdPassword: etcdPassword(input) };
@@ -67,6 +74,7 @@ export async function startGateway(
     component: 'data-plane',
     flavor,
     render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
+    deferRestart: options.deferRestart,
     problem: () => gatewayProblem(input, hostName),
     awaiting: `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
     readyWithinMs: GATEWAY_START_MS,

@@ -402,13 +402,23 @@ export const inventorySchema = z
     smokeTest: smokeTestSchema,
     deploy: z
       .strictObject({
-        /** How many hosts are worked on at once within a phase. */
+        /** How many quick host steps (checks, config, container starts) run at once. */
         parallelism: z
           .number()
           .int()
           .min(1, { error: 'must be at least 1' })
           .max(64, { error: 'must be at most 64' })
-          .default(5),
+          .default(16),
+        /**
+         * How many uploads and `docker load`s run at once: they share the operator's
+         * uplink and are heavy on each host, so they are bounded apart from quick steps.
+         */
+        transferParallelism: z
+          .number()
+          .int()
+          .min(1, { error: 'must be at least 1' })
+          .max(64, { error: 'must be at most 64' })
+          .default(8),
         /**
          * Seconds to wait after a running dashboard or gateway was restarted, before the
          * next one goes down, so the load balancer's health checks take it back first.
@@ -419,7 +429,7 @@ export const inventorySchema = z
           .max(300, { error: 'must be between 0 and 300' })
           .default(5),
       })
-      .default({ parallelism: 5, restartPauseSeconds: 5 }),
+      .default({ parallelism: 16, transferParallelism: 8, restartPauseSeconds: 5 }),
   })
   .superRefine((inv, ctx) => {
     const seen = (key: 'name' | 'address') => {

@@ -7,7 +7,8 @@
 // Run as root after `scripts/setup.sh`: node dist/bench/deploy.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
 
-import { deployActivities } from '../src/activities';
+import { createActivities } from '../src/activities';
+import { SshPool } from '../src/ssh/pool';
 import type { DeployInput } from '../src/activities/context';
 import { startDeploy } from '../src/cli/deploy';
 import { wipeHosts } from '../test/support/cluster';
@@ -127,7 +128,19 @@ function criticalPath(steps: Step[], input: DeployInput): { ms: number; chain: s
 
 /** The same activities, one after another, in the order the vendor guide gives. */
 async function sequential(input: DeployInput): Promise<number> {
-  const a = deployActivities;
+  // With an SSH pool of its own, as a worker has (src/worker.ts).
+  const ssh = new SshPool();
+  try {
+    return await sequentialWith(createActivities({ ssh }), input);
+  } finally {
+    ssh.close();
+  }
+}
+
+async function sequentialWith(
+  a: ReturnType<typeof createActivities>,
+  input: DeployInput,
+): Promise<number> {
   const names = (r: string) =>
     input.inventory.hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
   const all = input.inventory.hosts.map((h) => h.name);
@@ -151,6 +164,30 @@ async function sequential(input: DeployInput): Promise<number> {
   return performance.now() - t0;
 }
 
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+const chainText = (chain: string[], steps: Step[]) =>
+  chain.map((k) => `${k} (${secs(steps.find((x) => x.key === k)?.ms ?? 0)})`).join(' → ');
+
+/** Per activity type: how many ran, the longest and the sum (scheduled to completed). */
+function byType(steps: Step[]): string[] {
+  const types = new Map<string, number[]>();
+  for (const st of steps) {
+    const t = st.key.split('@')[0]!;
+    types.set(t, [...(types.get(t) ?? []), st.ms]);
+  }
+  return [
+    '| activity | runs | longest | sum |',
+    '|---|---|---|---|',
+    ...[...types]
+      .sort((a, b) => Math.max(...b[1]) - Math.max(...a[1]))
+      .map(
+        ([t, ms]) =>
+          `| ${t} | ${ms.length} | ${secs(Math.max(...ms))} | ${secs(ms.reduce((a, b) => a + b, 0))} |`,
+      ),
+  ];
+}
+
 async function main() {
   const lab = await sharedLab();
   const input: DeployInput = { inventory: lab.inventory, baseDir: lab.baseDir };
@@ -172,13 +209,21 @@ async function main() {
     const sumMs = steps.reduce((s, x) => s + x.ms, 0);
 
     t0 = performance.now();
-    await (await startDeploy(client, input)).result();
+    const noop = await startDeploy(client, input);
+    await noop.result();
     const noopMs = performance.now() - t0;
+    const noopSteps = activityDurations(
+      await workflowHistory(server.address, noop.workflowId, noop.firstExecutionRunId),
+    );
+    const noopCp = criticalPath(noopSteps, input);
 
-    await wipeHosts(lab);
-    const seqMs = await sequential(input);
+    let seqMs = NaN;
+    if (!process.argv.includes('--no-sequential')) {
+      await wipeHosts(lab);
+      seqMs = await sequential(input);
+    }
 
-    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const s = secs;
     const lines = [
       `Deploy benchmark, one run on the ${lab.inventory.hosts.length}-host lab (${new Date().toISOString().slice(0, 10)}, ${(await import('node:os')).cpus().length} cores):`,
       '',
@@ -190,7 +235,13 @@ async function main() {
       `| critical path of the fresh run (longest dependent chain) | ${s(cp.ms)} | wall time is ${(freshMs / cp.ms).toFixed(2)}× the critical path |`,
       `| no-op redeploy (wall) | ${s(noopMs)} | ${(noopMs / freshMs).toFixed(2)} of a fresh deploy |`,
       '',
-      `Critical path: ${cp.chain.map((k) => `${k} (${s(steps.find((x) => x.key === k)?.ms ?? 0)})`).join(' → ')}`,
+      `Critical path: ${chainText(cp.chain, steps)}`,
+      '',
+      `No-op critical path (${s(noopCp.ms)}): ${chainText(noopCp.chain, noopSteps)}`,
+      '',
+      "Where the no-op's activity time goes (from its history):",
+      '',
+      ...byType(noopSteps),
     ];
     const text = lines.join('\n');
     console.log(text);

@@ -33,7 +33,7 @@ import {
   type StepResult,
 } from './context';
 import { imageId } from './images';
-import { putTlsFiles, readGuarded, syncFile } from './remote-files';
+import { putTlsFiles, readGuardedMany, syncFile, writeGuarded } from './remote-files';
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
 export async function composeFlavor(ssh: SshSession): Promise<ComposeFlavor> {
@@ -66,7 +66,11 @@ export async function composeUp(
 ): Promise<ComposeUpResult> {
   const project = composeProject(dir);
   // One listing gives this bundle's container and those of other bundles' projects.
-  const all = parseServiceContainers(await ssh.exec(serviceContainersArgv(service)));
+  const [listing, current] = await Promise.all([
+    ssh.exec(serviceContainersArgv(service)),
+    imageId(ssh, image),
+  ]);
+  const all = parseServiceContainers(listing);
   const others = all.filter((c) => c.project !== project);
   if (others.length) {
     const ids = others.map((o) => o.id);
@@ -83,7 +87,7 @@ export async function composeUp(
     : [];
   const running = states.map(([r]) => r);
   // A container still on an older image of the same tag (a new bundle) is recreated too.
-  const stale = ids.length === 1 && states[0]?.[1] !== (await imageId(ssh, image));
+  const stale = ids.length === 1 && states[0]?.[1] !== current;
   if (ids.length === 1 && running[0] === 'true' && !configChanged && !stale)
     return { changed: replaced.length > 0, id: ids[0]!, restarted: replaced.length > 0, replaced };
   await ssh.exec(
@@ -135,29 +139,28 @@ export async function putClientTls(
 ): Promise<boolean> {
   const files = clientTlsFiles(input.inventory, dir);
   if (!files.length) return false;
-  const changed = await putTlsFiles(ssh, input, files);
-  const vendorCompose = await readGuarded(ssh, dir, `${dir}/docker-compose.yaml`);
+  const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
+  const [changed, [vendorCompose, current]] = await Promise.all([
+    putTlsFiles(ssh, input, files),
+    readGuardedMany(ssh, [
+      { dir, file: `${dir}/docker-compose.yaml` },
+      { dir, file: overrideFile },
+    ]),
+  ]);
   if (vendorCompose === undefined)
     throw ApplicationFailure.nonRetryable(
       `${ssh.target.name}: ${dir}/docker-compose.yaml is missing; deploy again to unpack the bundle anew`,
       'ArtifactError',
     );
-  const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
-  const overrideChanged = await syncFile(
-    ssh,
-    dir,
-    overrideFile,
-    (current) => {
-      if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
-        throw ApplicationFailure.nonRetryable(
-          `${ssh.target.name}: ${overrideFile} exists and was not written by api7-ha; etcd.tls needs that file for the certificate mount — move its content into docker-compose.yaml and remove it`,
-          'OverrideConflict',
-        );
-      return renderComposeOverride(service, vendorCompose);
-    },
-    '644',
-  );
-  return changed || overrideChanged;
+  if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${overrideFile} exists and was not written by api7-ha; etcd.tls needs that file for the certificate mount — move its content into docker-compose.yaml and remove it`,
+      'OverrideConflict',
+    );
+  const override = renderComposeOverride(service, vendorCompose);
+  if (current === override) return changed;
+  await writeGuarded(ssh, dir, overrideFile, override, '644');
+  return true;
 }
 
 /**
@@ -182,8 +185,11 @@ export async function configureAndStart(
   const b = bundled(input.inventory, o.component);
   const configFile = configPath(b);
   return withHost(input, hostName, async (ssh) => {
-    const tlsChanged = await putClientTls(ssh, input, b.dir, b.composeService);
-    const wrote = await syncFile(ssh, b.dir, configFile, o.render);
+    // The TLS files and the config file are independent: looked at side by side.
+    const [tlsChanged, wrote] = await Promise.all([
+      putClientTls(ssh, input, b.dir, b.composeService),
+      syncFile(ssh, b.dir, configFile, o.render),
+    ]);
     const up = await composeUp(
       ssh,
       o.flavor,

@@ -3,7 +3,8 @@
 // waits for an earlier one, and a batch cut short is an error, not a wrong answer.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { quote } from 'shell-quote';
 import {
   BATCH_SKIPPED,
@@ -12,6 +13,7 @@ import {
   parseBatch,
   type BatchLine,
 } from '../../src/commands/batch';
+import { SshSession, type SshConnection, type SshTarget } from '../../src/ssh/session';
 
 function runBatch(lines: BatchLine[], marker = batchMarker('0123abcd')) {
   const argv = batchArgv(lines, marker);
@@ -79,5 +81,49 @@ describe('batched commands', () => {
     const argv = batchArgv([line('echo', 'one'), line('sh', '-c', 'kill -9 $PPID')], marker);
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
     assert.throws(() => parseBatch(r.stdout, r.stderr, marker, 2), /stopped before command 2 of 2/);
+  });
+});
+
+describe('SshSession.execBatch', () => {
+  /** A connection whose exec channels run the command line in a local shell, as sshd would. */
+  function localConnection(seen: string[]) {
+    return {
+      target: { name: 'local', sudo: true },
+      onLost: () => () => {},
+      exec: async (commandLine: string) => {
+        seen.push(commandLine);
+        const child = spawn('sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const channel = Object.assign(new EventEmitter(), {
+          stderr: child.stderr,
+          end: () => child.stdin.end(),
+          close: () => child.kill(),
+        });
+        child.stdout.on('data', (d: Buffer) => channel.emit('data', d));
+        child.on('close', (code) => channel.emit('close', code));
+        return channel;
+      },
+    };
+  }
+
+  it('runs each command as it would run alone: root ones through their own sudo, others not', async () => {
+    const seen: string[] = [];
+    const conn = localConnection(seen);
+    const ssh = new SshSession(conn as unknown as SshConnection, () => {}, {
+      ...(conn.target as SshTarget),
+      jump: [],
+    });
+    const [root, user, failed] = await ssh.execBatch([
+      { argv: ['id', '-u'] },
+      { argv: ['printf', '%s', "it's"], privileged: false },
+      { argv: ['sh', '-c', 'exit 7'], privileged: false },
+    ]);
+    assert.equal(seen.length, 1, 'one round trip');
+    const script = seen[0]!;
+    assert.match(script, /^sh -c /, 'the batch itself runs as the SSH user');
+    assert.match(script, /sudo -n -- id -u/);
+    assert.doesNotMatch(script, /sudo -n -- printf/);
+    assert.equal(root!.stdout.trim(), '0');
+    assert.equal(user!.stdout, "it's");
+    assert.equal(failed!.code, 7);
   });
 });

@@ -9,7 +9,8 @@
 // Run as root after `scripts/setup.sh`: node dist/bench/deploy.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
 
-import { deployActivities } from '../src/activities';
+import { createActivities } from '../src/activities';
+import { SshPool } from '../src/ssh/pool';
 import type { DeployInput } from '../src/activities/context';
 import { containerSnapshot, wipeHosts } from '../test/support/cluster';
 import { sharedLab } from '../test/support/lab';
@@ -20,7 +21,19 @@ import { startWorkerProcess } from '../test/support/worker';
 
 /** The same activities, one after another, in the order the vendor guide gives. */
 async function sequential(input: DeployInput): Promise<number> {
-  const a = deployActivities;
+  // With an SSH pool of its own, as a worker has (src/worker.ts).
+  const ssh = new SshPool();
+  try {
+    return await sequentialWith(createActivities({ ssh }), input);
+  } finally {
+    ssh.close();
+  }
+}
+
+async function sequentialWith(
+  a: ReturnType<typeof createActivities>,
+  input: DeployInput,
+): Promise<number> {
   const names = (r: string) =>
     input.inventory.hosts.filter((h) => (h.roles as string[]).includes(r)).map((h) => h.name);
   const all = input.inventory.hosts.map((h) => h.name);
@@ -76,8 +89,11 @@ async function main() {
     const noop = await timedDeploy(client, server.address, input);
     const noopRecreated = recreated(before, await containerSnapshot(lab));
 
-    await wipeHosts(lab);
-    const seqMs = await sequential(input);
+    let seqMs = NaN;
+    if (!process.argv.includes('--no-sequential')) {
+      await wipeHosts(lab);
+      seqMs = await sequential(input);
+    }
 
     const lines = [
       `Deploy benchmark, one run on the ${lab.inventory.hosts.length}-host lab (${new Date().toISOString().slice(0, 10)}, ${cores()} cores):`,

@@ -34,7 +34,14 @@ import {
 } from './context';
 import { imageId } from './images';
 import { restartMarkerPath } from '../commands/files';
-import { putTlsFiles, readGuarded, syncFile, writeGuarded, type BeforeWrite } from './remote-files';
+import {
+  putTlsFiles,
+  readGuarded,
+  readGuardedMany,
+  syncFile,
+  writeGuarded,
+  type BeforeWrite,
+} from './remote-files';
 
 /** Which compose tool a host has (the drills run the guide's `docker compose down/up`). */
 export async function composeFlavor(ssh: SshSession): Promise<ComposeFlavor> {
@@ -70,9 +77,13 @@ export async function composeUp(
   deferRestart = false,
 ): Promise<ComposeUpResult> {
   const project = composeProject(dir);
-  // One listing gives this bundle's container and those of other bundles' projects, and
-  // one inspect their states (in the same order).
-  const all = parseServiceContainers(await ssh.exec(serviceContainersArgv(service)));
+  // One listing gives this bundle's container and those of other bundles' projects (the
+  // image is looked up beside it), and one inspect their states, in the same order.
+  const [listing, current] = await Promise.all([
+    ssh.exec(serviceContainersArgv(service)),
+    imageId(ssh, image),
+  ]);
+  const all = parseServiceContainers(listing);
   const states = all.length
     ? (await ssh.exec(containerStatesArgv(all.map((c) => c.id))))
         .split('\n')
@@ -84,7 +95,7 @@ export async function composeUp(
   const ownIndex = all.map((c, i) => (c.project === project ? i : -1)).filter((i) => i >= 0);
   const ids = ownIndex.map((i) => all[i]!.id);
   // A container still on an older image of the same tag (a new bundle) is recreated too.
-  const stale = ids.length === 1 && states[ownIndex[0]!]?.[1] !== (await imageId(ssh, image));
+  const stale = ids.length === 1 && states[ownIndex[0]!]?.[1] !== current;
   const ownRunning = ownIndex.some(running);
   const othersRunning = all.some((c, i) => c.project !== project && running(i));
   if (deferRestart && (othersRunning || (ownRunning && (configChanged || stale))))
@@ -142,30 +153,29 @@ export async function putClientTls(
 ): Promise<boolean> {
   const files = clientTlsFiles(input.inventory, dir);
   if (!files.length) return false;
-  const changed = await putTlsFiles(ssh, input, files, beforeWrite);
-  const vendorCompose = await readGuarded(ssh, dir, `${dir}/docker-compose.yaml`);
+  const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
+  const [changed, [vendorCompose, current]] = await Promise.all([
+    putTlsFiles(ssh, input, files, beforeWrite),
+    readGuardedMany(ssh, [
+      { dir, file: `${dir}/docker-compose.yaml` },
+      { dir, file: overrideFile },
+    ]),
+  ]);
   if (vendorCompose === undefined)
     throw ApplicationFailure.nonRetryable(
       `${ssh.target.name}: ${dir}/docker-compose.yaml is missing; deploy again to unpack the bundle anew`,
       'ArtifactError',
     );
-  const overrideFile = `${dir}/${COMPOSE_OVERRIDE_FILE}`;
-  const overrideChanged = await syncFile(
-    ssh,
-    dir,
-    overrideFile,
-    (current) => {
-      if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
-        throw ApplicationFailure.nonRetryable(
-          `${ssh.target.name}: ${overrideFile} exists and was not written by api7-ha; etcd.tls needs that file for the certificate mount — move its content into docker-compose.yaml and remove it`,
-          'OverrideConflict',
-        );
-      return renderComposeOverride(service, vendorCompose);
-    },
-    '644',
-    beforeWrite,
-  );
-  return changed || overrideChanged;
+  if (current && !current.startsWith(COMPOSE_OVERRIDE_HEADER))
+    throw ApplicationFailure.nonRetryable(
+      `${ssh.target.name}: ${overrideFile} exists and was not written by api7-ha; etcd.tls needs that file for the certificate mount — move its content into docker-compose.yaml and remove it`,
+      'OverrideConflict',
+    );
+  const override = renderComposeOverride(service, vendorCompose);
+  if (current === override) return changed;
+  await beforeWrite?.();
+  await writeGuarded(ssh, dir, overrideFile, override, '644');
+  return true;
 }
 
 /**
@@ -195,15 +205,23 @@ export async function configureAndStart(
   const configFile = configPath(b);
   return withHost(input, hostName, async (ssh) => {
     const marker = restartMarkerPath(b.dir);
-    const owed = Boolean((await readGuarded(ssh, b.dir, marker))?.trim());
-    let noted = owed;
-    const noteChange = async () => {
-      if (noted) return;
-      noted = true;
-      await writeGuarded(ssh, b.dir, marker, 'config changed; recreate the container\n', '600');
-    };
-    const tlsChanged = await putClientTls(ssh, input, b.dir, b.composeService, noteChange);
-    const wrote = await syncFile(ssh, b.dir, configFile, o.render, '600', noteChange);
+    // Written once, before the first change is written (both lookups below may ask).
+    let noting: Promise<void> | undefined;
+    const noteChange = () =>
+      (noting ??= writeGuarded(
+        ssh,
+        b.dir,
+        marker,
+        'config changed; recreate the container\n',
+        '600',
+      ));
+    // The owed-restart marker, the TLS files and the config file: looked at side by side.
+    const [owedMark, tlsChanged, wrote] = await Promise.all([
+      readGuarded(ssh, b.dir, marker),
+      putClientTls(ssh, input, b.dir, b.composeService, noteChange),
+      syncFile(ssh, b.dir, configFile, o.render, '600', noteChange),
+    ]);
+    const owed = Boolean(owedMark?.trim());
     const up = await composeUp(
       ssh,
       o.flavor,
@@ -222,7 +240,7 @@ export async function configureAndStart(
         restartDeferred: true,
         detail: `${wroteWhat}${b.composeService} is serving: its restart waits for the rolling pass`,
       };
-    if (noted) await writeGuarded(ssh, b.dir, marker, '', '600');
+    if (owed || noting) await writeGuarded(ssh, b.dir, marker, '', '600');
     await pollUntil(
       o.awaiting,
       async () => ((await o.problem(ssh)) ? undefined : true),

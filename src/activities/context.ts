@@ -5,8 +5,9 @@ import { Context } from '@temporalio/activity';
 import type { Inventory } from '../config/inventory';
 import { resolveSecret } from '../config/secrets';
 import { findHost } from '../commands/layout';
-import { SshSession } from '../ssh/session';
+import { RemoteCommandError, type SshSession } from '../ssh/session';
 import { sshTarget } from '../ssh/targets';
+import { activityDeps } from './deps';
 import { errorText } from '../util/errors';
 import { NON_RETRYABLE_ERRORS } from '../model/errors';
 
@@ -44,20 +45,35 @@ export function secret(input: DeployInput, ref: string, field: string): string {
   return resolveSecret(ref, field, input.baseDir);
 }
 
+/**
+ * Run fn with an SSH session to the host, from the worker's pool (src/ssh/pool.ts): the
+ * connection is shared with other steps on the same host and stays open after this one.
+ */
 export async function withHost<T>(
   input: DeployInput,
   hostName: string,
   fn: (ssh: SshSession) => Promise<T>,
 ): Promise<T> {
+  const { ssh: sessions } = activityDeps();
   let session: SshSession | undefined;
   const ticker = keepHeartbeating();
   try {
     const host = findHost(input.inventory, hostName);
-    session = await SshSession.connect(sshTarget(input.inventory, host, input.baseDir));
+    session = await sessions.session(sshTarget(input.inventory, host, input.baseDir));
     const open = session;
-    // A cancelled deploy (or a timed-out step) closes the link, failing whatever runs on it.
-    activityCancelled()?.catch(() => open.close());
+    // A cancelled deploy (or a timed-out step) stops this step's commands and channels,
+    // not the other steps sharing the connection; the connection is not reused, in case
+    // a hung link is why the step timed out.
+    activityCancelled()?.catch((e: unknown) => {
+      open.abort(e instanceof Error ? e : new Error(`${hostName}: the step was cancelled`));
+      sessions.retire(open);
+    });
     return await fn(session);
+  } catch (e) {
+    // A command's own failure says nothing about the link; anything else may be its fault.
+    if (session && !(e instanceof RemoteCommandError || e instanceof ApplicationFailure))
+      sessions.retire(session);
+    throw e;
   } finally {
     clearInterval(ticker);
     session?.close();

@@ -30,14 +30,13 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
   const name = inv.etcd.containerName;
   const want = etcdConfigHash(inv, hostName);
   return withHost(input, hostName, async (ssh) => {
-    const loaded = await ensureImage(
-      ssh,
-      inv.etcd.image,
-      inv.etcd.imageTarball && stagedPath(inv.etcd.imageTarball),
-    );
-    // etcd reads its certificates at each new connection, so new files need no restart.
-    const tlsChanged = await putTlsFiles(ssh, input, memberTlsFiles(inv, hostName));
-    const inspected = await ssh.execRaw(inspectArgv(name));
+    // Image, certificates and container are independent: looked at side by side.
+    const [loaded, tlsChanged, inspected] = await Promise.all([
+      ensureImage(ssh, inv.etcd.image, inv.etcd.imageTarball && stagedPath(inv.etcd.imageTarball)),
+      // etcd reads its certificates at each new connection, so new files need no restart.
+      putTlsFiles(ssh, input, memberTlsFiles(inv, hostName)),
+      ssh.execRaw(inspectArgv(name)),
+    ]);
     if (inspected.code === 0) {
       const c = parseInspect(inspected.stdout);
       if (c.configHash === want) {

@@ -94,11 +94,13 @@ async function loadBundleImage(
 ): Promise<boolean> {
   const dir = bundleDir(bundle, installDir);
   // Missing when unpacked by a version of api7-ha that did not note the ids.
-  const manifests =
-    (await readGuarded(ssh, dir, imagesMarkerPath(bundle, installDir))) ??
-    (await noteImageManifests(ssh, bundle, installDir));
+  // Both looked at side by side, on two channels of the one connection.
+  const [noted, have] = await Promise.all([
+    readGuarded(ssh, dir, imagesMarkerPath(bundle, installDir)),
+    imageId(ssh, image),
+  ]);
+  const manifests = noted ?? (await noteImageManifests(ssh, bundle, installDir));
   const want = imageIdsByTag(manifests).get(image);
-  const have = await imageId(ssh, image);
   if (have && (!want || have === want)) return false;
   const files = (await ssh.exec(findBundleImagesArgv(dir))).split('\n').filter(Boolean);
   for (const f of files) await loadImageFile(ssh, f);

@@ -1,4 +1,5 @@
 // Activities registered by the worker: the thin effectful steps the workflows call.
+import { activityDeps, runWithDeps, type ActivityDeps } from './deps';
 import { preflightHost } from './preflight';
 import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
@@ -40,6 +41,22 @@ export const verifyActivities = {
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
 
-export function createActivities() {
-  return { ...deployActivities, ...verifyActivities };
+/**
+ * The activities a worker registers, each run with the worker's dependencies (deps.ts):
+ * its SSH pool and Temporal client. Missing ones are the defaults (a connection per step).
+ */
+export function createActivities(
+  deps: Partial<ActivityDeps> = {},
+): DeployActivities & VerifyActivities {
+  const full: ActivityDeps = { ...activityDeps(), ...deps };
+  const all: Record<string, (...args: never[]) => Promise<unknown>> = {
+    ...deployActivities,
+    ...verifyActivities,
+  };
+  return Object.fromEntries(
+    Object.entries(all).map(([name, fn]) => [
+      name,
+      (...args: never[]) => runWithDeps(full, () => fn(...args)),
+    ]),
+  ) as DeployActivities & VerifyActivities;
 }

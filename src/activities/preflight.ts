@@ -20,7 +20,7 @@ import {
 import { runningContainersArgv } from '../commands/docker';
 import { sudoCheckArgv, sudoSections } from '../commands/sudo';
 import { withHost, type DeployInput } from './context';
-import type { SshSession } from '../ssh/session';
+import type { ExecResult, SshSession } from '../ssh/session';
 
 export interface PreflightResult {
   host: string;
@@ -31,43 +31,52 @@ export interface PreflightResult {
 }
 
 /**
- * Our etcd member (by label), our compose projects (by the bundle directories' names), or
- * the dashboard or gateway of another bundle (an upgrade), which the deploy replaces.
+ * Filters for our etcd member (by label), our compose projects (by the bundle
+ * directories' names), or the dashboard or gateway of another bundle (an upgrade), which
+ * the deploy replaces.
  */
-async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<boolean> {
-  const filters = [
+function ourContainerFilters(inv: Inventory): string[] {
+  return [
     `label=${LABEL_CLUSTER}=${inv.cluster}`,
     ...bundledComponents(inv).map(
       (b) => `label=com.docker.compose.project=${composeProject(b.dir)}`,
     ),
     ...bundledComponents(inv).map((b) => `label=com.docker.compose.service=${b.composeService}`),
   ];
-  for (const f of filters)
-    if ((await ssh.execRaw(runningContainersArgv(f))).stdout.trim()) return true;
-  return false;
 }
 
-/** Run a probe; the ones any user may run never go through sudo. */
-const probe = (ssh: SshSession, name: keyof typeof probes) =>
-  ssh.execRaw(probes[name], { privileged: !UNPRIVILEGED_PROBES.has(name) });
+/** A probe as a batch command; the ones any user may run never go through sudo. */
+const probe = (name: keyof typeof probes) => ({
+  argv: probes[name],
+  privileged: !UNPRIVILEGED_PROBES.has(name),
+});
 
 /**
  * With ssh.sudo: ask sudo (`sudo -l`, which runs nothing) about every command the deploy
  * will run as root on this host, so missing rules stop the deploy before anything changes.
+ * All rules are asked in one round trip.
  */
 async function sudoProblems(ssh: SshSession, inv: Inventory, host: Host): Promise<string[]> {
-  const refused: string[] = [];
-  for (const section of sudoSections(inv, host, ssh.target.user))
-    for (const rule of section.rules) {
-      if (rule.optional) continue;
-      const r = await ssh.execRaw(sudoCheckArgv(rule), { privileged: false });
-      if (r.code !== 0) refused.push(quote(rule.argv));
-    }
+  const rules = sudoSections(inv, host, ssh.target.user)
+    .flatMap((section) => section.rules)
+    .filter((rule) => !rule.optional);
+  const answers = await ssh.execBatch(
+    rules.map((rule) => ({ argv: sudoCheckArgv(rule), privileged: false })),
+  );
+  const refused = rules.filter((_, i) => answers[i]!.code !== 0).map((rule) => quote(rule.argv));
   if (!refused.length) return [];
   return [
     `sudo does not allow ${ssh.target.user} ${refused.length === 1 ? 'this command' : `${refused.length} commands`} the deploy runs as root, e.g. \`${refused[0]}\`; ` +
       `install the rules from \`api7-ha hosts sudoers -i <inventory> --host ${host.name}\` (docs/security.md, Least privilege)`,
   ];
+}
+
+/** Which compose the host has: the plugin, else the standalone tool (slow to start). */
+async function composeFlavor(ssh: SshSession): Promise<ComposeFlavor | undefined> {
+  const [plugin] = await ssh.execBatch([probe('composePlugin')]);
+  if (plugin!.code === 0) return 'plugin';
+  const [standalone] = await ssh.execBatch([probe('composeStandalone')]);
+  return standalone!.code === 0 ? 'standalone' : undefined;
 }
 
 export async function preflightHost(
@@ -76,38 +85,52 @@ export async function preflightHost(
 ): Promise<PreflightResult> {
   const inv = input.inventory;
   const host = findHost(inv, hostName);
+  const filters = ourContainerFilters(inv);
   return withHost(input, hostName, async (ssh) => {
-    const problems: string[] = ssh.target.sudo ? await sudoProblems(ssh, inv, host) : [];
-    const kernel = (await probe(ssh, 'kernel')).stdout.trim();
+    // Only dashboards and gateways use compose; its standalone tool takes a second of
+    // CPU just to start, so etcd-only hosts are not asked.
+    const needsCompose = host.roles.some((r) => r !== 'etcd');
+    // Three independent round trips side by side on the one connection: the sudo rules,
+    // the compose tool, and everything else in one batch.
+    const [sudo, compose, answers] = await Promise.all([
+      ssh.target.sudo ? sudoProblems(ssh, inv, host) : Promise.resolve([]),
+      needsCompose ? composeFlavor(ssh) : Promise.resolve(undefined),
+      ssh.execBatch([
+        probe('kernel'),
+        probe('dockerVersion'),
+        probe('listeningPorts'),
+        { argv: diskFreeArgv(STAGING_DIR), privileged: false },
+        ...filters.map((f) => ({ argv: runningContainersArgv(f) })),
+      ]),
+    ]);
+    const [uname, dv, ss, df, ...ours] = answers as [ExecResult, ...ExecResult[]];
+    const problems: string[] = [...sudo];
+    const kernel = uname.stdout.trim();
     const kp = kernelProblem(kernel);
     if (kp) problems.push(kp);
 
-    const dv = await probe(ssh, 'dockerVersion');
-    const docker = dv.code === 0 ? dv.stdout.trim() : '';
-    if (dv.code !== 0)
+    const docker = dv!.code === 0 ? dv!.stdout.trim() : '';
+    if (dv!.code !== 0)
       problems.push(
-        `Docker engine not reachable: ${(dv.stderr || dv.stdout).trim().split('\n')[0] ?? ''}`,
+        `Docker engine not reachable: ${(dv!.stderr || dv!.stdout).trim().split('\n')[0] ?? ''}`,
       );
     else {
       const p = dockerProblem(docker);
       if (p) problems.push(p);
     }
 
-    let compose: ComposeFlavor | undefined;
-    if ((await probe(ssh, 'composePlugin')).code === 0) compose = 'plugin';
-    else if ((await probe(ssh, 'composeStandalone')).code === 0) compose = 'standalone';
-    else if (host.roles.some((r) => r !== 'etcd'))
+    if (!compose && needsCompose)
       problems.push(
         `neither \`docker compose\` nor \`docker-compose\` is installed${ssh.target.sudo ? ' (or sudo does not allow it)' : ''}`,
       );
 
-    const ss = await probe(ssh, 'listeningPorts');
-    if (ss.code !== 0) problems.push('cannot list listening ports (`ss` missing?)');
+    if (ss!.code !== 0) problems.push('cannot list listening ports (`ss` missing?)');
     else {
-      const busy = listeningPorts(ss.stdout);
+      const busy = listeningPorts(ss!.stdout);
       const taken = portsFor(inv, host).filter((p) => busy.has(p.port));
       // A port held by our own container from an earlier run is expected on a redeploy.
-      if (taken.length && !(docker && (await ourContainersRunning(ssh, inv))))
+      const oursRunning = ours.some((r) => r.code === 0 && r.stdout.trim());
+      if (taken.length && !(docker && oursRunning))
         for (const p of taken) problems.push(`port ${p.port} (${p.what}) is already in use`);
     }
 
@@ -118,8 +141,7 @@ export async function preflightHost(
         artifactField(inv, a),
         'artifact',
       );
-    const df = await ssh.execRaw(diskFreeArgv(STAGING_DIR), { privileged: false });
-    const avail = availableKiB(df.stdout) * 1024;
+    const avail = availableKiB(df!.stdout) * 1024;
     if (!Number.isFinite(avail)) problems.push('cannot read free disk space');
     else if (avail < need * DISK_FACTOR)
       problems.push(

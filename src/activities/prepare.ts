@@ -6,8 +6,9 @@ import { withHost, type DeployInput, type StepResult } from './context';
 export async function prepareHost(input: DeployInput, hostName: string): Promise<StepResult> {
   const dirs = directoriesFor(input.inventory, findHost(input.inventory, hostName));
   return withHost(input, hostName, async (ssh) => {
-    const missing: string[] = [];
-    for (const d of dirs) if ((await ssh.execRaw(dirExistsArgv(d))).code !== 0) missing.push(d);
+    // Which are there, in one round trip.
+    const found = await ssh.execBatch(dirs.map((d) => ({ argv: dirExistsArgv(d) })));
+    const missing = dirs.filter((_, i) => found[i]!.code !== 0);
     // One directory per command, so each is one fixed sudo rule (commands/sudo.ts).
     for (const d of missing) await ssh.exec(makeDirArgv(d));
     return {

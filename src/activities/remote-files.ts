@@ -14,16 +14,16 @@ import {
   guardedWriteArgv,
   makePrivateDirsArgv,
 } from '../commands/files';
-import { RemoteCommandError, type SshSession } from '../ssh/session';
+import type { BatchCommand } from '../commands/batch';
+import { RemoteCommandError, type ExecResult, type SshSession } from '../ssh/session';
 import { secret, type DeployInput } from './context';
 
 /**
- * Run a guarded file command (commands/files.ts). A refusal (a link planted in the
- * directory, a file that is not regular) is never retried: nothing was written, and the
- * operator must look at the host.
+ * Check the answer of a guarded file command (commands/files.ts). A refusal (a link
+ * planted in the directory, a file that is not regular) is never retried: nothing was
+ * written, and the operator must look at the host.
  */
-async function guardedExec(ssh: SshSession, argv: string[], stdin?: string | Buffer) {
-  const r = await ssh.execRaw(argv, stdin === undefined ? {} : { stdin });
+function guardChecked(ssh: SshSession, r: ExecResult): ExecResult {
   if (r.code === GUARD_REFUSED)
     throw ApplicationFailure.nonRetryable(
       `${ssh.target.name}: ${r.stderr.trim().replace(/^api7-ha: /, '')}; nothing was written — look at what put it there, remove it, then deploy again`,
@@ -32,13 +32,13 @@ async function guardedExec(ssh: SshSession, argv: string[], stdin?: string | Buf
   return r;
 }
 
-/** A file's content inside `dir`, or undefined when it is missing. */
-export async function readGuarded(
-  ssh: SshSession,
-  dir: string,
-  file: string,
-): Promise<string | undefined> {
-  const r = await guardedExec(ssh, guardedReadArgv(dir, file));
+async function guardedExec(ssh: SshSession, argv: string[], stdin?: string | Buffer) {
+  return guardChecked(ssh, await ssh.execRaw(argv, stdin === undefined ? {} : { stdin }));
+}
+
+/** A guarded read's content, or undefined when the file is missing. */
+function readContent(ssh: SshSession, file: string, r: ExecResult): string | undefined {
+  guardChecked(ssh, r);
   if (r.code === 1 && !r.stderr.trim()) return undefined;
   if (r.code !== 0) throw new RemoteCommandError(ssh.target.name, `read ${file}`, r.code, r.stderr);
   if (Buffer.byteLength(r.stdout) >= GUARDED_READ_MAX)
@@ -47,6 +47,24 @@ export async function readGuarded(
       'UnsafeHostPath',
     );
   return r.stdout;
+}
+
+/** A file's content inside `dir`, or undefined when it is missing. */
+export async function readGuarded(
+  ssh: SshSession,
+  dir: string,
+  file: string,
+): Promise<string | undefined> {
+  return (await readGuardedMany(ssh, [{ dir, file }]))[0];
+}
+
+/** Several files' contents (undefined when missing), read in one round trip. */
+export async function readGuardedMany(
+  ssh: SshSession,
+  files: ReadonlyArray<{ dir: string; file: string }>,
+): Promise<Array<string | undefined>> {
+  const results = await ssh.execBatch(files.map((f) => ({ argv: guardedReadArgv(f.dir, f.file) })));
+  return results.map((r, i) => readContent(ssh, files[i]!.file, r));
 }
 
 /** Write a file inside `dir` (never through a link), then set its mode. */
@@ -83,26 +101,55 @@ export async function syncFile(
 }
 
 /**
- * Put a file inside `dir` whose content is known here. Compared by sha256 so a private
- * key never travels back from the host. True when written.
+ * Put files inside their directories whose content is known here, in one round trip when
+ * they are all in place. Compared by sha256 so a private key never travels back from the
+ * host; a file already right only gets its mode (set right after the guarded check, which
+ * refuses links). `before` runs first in the same round trip (e.g. making the directories).
+ * The names of the files written.
  */
-export async function putFile(
+export async function putFiles(
   ssh: SshSession,
-  dir: string,
-  file: string,
-  content: Buffer,
-  mode: string,
+  files: ReadonlyArray<{ dir: string; file: string; content: Buffer; mode: string }>,
+  before: BatchCommand[] = [],
   beforeWrite?: BeforeWrite,
-): Promise<boolean> {
-  const want = createHash('sha256').update(content).digest('hex');
-  const have = await guardedExec(ssh, guardedSha256Argv(dir, file));
-  if (have.code === 0 && have.stdout.split(' ')[0] === want) {
-    await ssh.exec(chmodArgv(mode, file));
-    return false;
+): Promise<string[]> {
+  const at = before.length;
+  const results = await ssh.execBatch([
+    ...before,
+    ...files.flatMap((f, i) => [
+      { argv: guardedSha256Argv(f.dir, f.file) },
+      { argv: chmodArgv(f.mode, f.file), onlyAfter: at + 2 * i },
+    ]),
+  ]);
+  results.slice(0, at).forEach((r, i) => {
+    if (r.code !== 0)
+      throw new RemoteCommandError(
+        ssh.target.name,
+        ssh.commandLine(before[i]!.argv, before[i]!),
+        r.code,
+        r.stderr,
+      );
+  });
+  const written: string[] = [];
+  for (const [i, f] of files.entries()) {
+    const have = guardChecked(ssh, results[at + 2 * i]!);
+    const chmod = results[at + 2 * i + 1]!;
+    const want = createHash('sha256').update(f.content).digest('hex');
+    if (have.code === 0 && have.stdout.split(' ')[0] === want) {
+      if (chmod.code !== 0)
+        throw new RemoteCommandError(
+          ssh.target.name,
+          ssh.commandLine(chmodArgv(f.mode, f.file)),
+          chmod.code,
+          chmod.stderr,
+        );
+      continue;
+    }
+    await beforeWrite?.();
+    await writeGuarded(ssh, f.dir, f.file, f.content, f.mode);
+    written.push(f.file);
   }
-  await beforeWrite?.();
-  await writeGuarded(ssh, dir, file, content, mode);
-  return true;
+  return written;
 }
 
 /** The content of a TLS file from the operator's machine (keys through their secret reference). */
@@ -128,12 +175,16 @@ export async function putTlsFiles(
 ): Promise<boolean> {
   if (!files.length) return false;
   const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('/'))))];
-  await ssh.exec(makePrivateDirsArgv(dirs));
-  let changed = false;
-  for (const f of files) {
-    const content = readTlsFile(input, f);
-    if (await putFile(ssh, f.root, f.remote, content, f.secret ? '600' : '644', beforeWrite))
-      changed = true;
-  }
-  return changed;
+  const written = await putFiles(
+    ssh,
+    files.map((f) => ({
+      dir: f.root,
+      file: f.remote,
+      content: readTlsFile(input, f),
+      mode: f.secret ? '600' : '644',
+    })),
+    [{ argv: makePrivateDirsArgv(dirs) }],
+    beforeWrite,
+  );
+  return written.length > 0;
 }

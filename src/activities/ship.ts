@@ -77,17 +77,25 @@ function appendFrom(
   });
 }
 
+/** The sha256 of each artifact's staged file on the host (undefined when missing), in one round trip. */
+async function stagedSha256s(
+  ssh: SshSession,
+  artifacts: FileArtifact[],
+): Promise<Array<string | undefined>> {
+  const results = await ssh.execBatch(
+    artifacts.map((a) => ({ argv: checksumArgv(uploadPaths(a, ssh.target).staged) })),
+  );
+  return results.map((r) => (r.code === 0 ? r.stdout.split(' ')[0] : undefined));
+}
+
 async function shipOne(
   ssh: SshSession,
   sftp: SFTPWrapper,
   input: DeployInput,
   a: FileArtifact,
   ensureIncoming: () => Promise<void>,
-): Promise<{ remote: string; action: 'present' | 'uploaded' | 'resumed'; bytes: number }> {
+): Promise<{ remote: string; action: 'uploaded' | 'resumed'; bytes: number }> {
   const u = uploadPaths(a, ssh.target);
-  const remote = u.staged;
-  if ((await remoteSha256(ssh, remote)) === a.sha256)
-    return { remote, action: 'present', bytes: 0 };
   if (u.incoming) await ensureIncoming();
   // Opened like every local file: a regular file of bounded size, never a FIFO or device.
   // A refusal (LocalFileError) is not retried (src/model/errors.ts).
@@ -142,33 +150,40 @@ export async function shipArtifacts(input: DeployInput, hostName: string): Promi
     }
   })();
   return withHost(input, hostName, async (ssh) => {
-    const sftp = await ssh.sftp();
+    // Every staged file's sha256 in one round trip; SFTP only opens when one is missing.
+    const present = await stagedSha256s(ssh, artifacts);
+    const files: ShipResult['files'] = [];
+    let bytesUploaded = 0;
+    let incomingReady = false;
+    const ensureIncoming = async () => {
+      if (incomingReady) return;
+      await ssh.exec(incomingDirArgv(ssh.target.user));
+      incomingReady = true;
+    };
+    let sftp: SFTPWrapper | undefined;
     try {
-      const files: ShipResult['files'] = [];
-      let bytesUploaded = 0;
-      let incomingReady = false;
-      const ensureIncoming = async () => {
-        if (incomingReady) return;
-        await ssh.exec(incomingDirArgv(ssh.target.user));
-        incomingReady = true;
-      };
-      for (const a of artifacts) {
+      for (const [i, a] of artifacts.entries()) {
+        if (present[i] === a.sha256) {
+          files.push({ remote: uploadPaths(a, ssh.target).staged, action: 'present' });
+          continue;
+        }
+        sftp ??= await ssh.sftp();
         const r = await shipOne(ssh, sftp, input, a, ensureIncoming);
         files.push({ remote: r.remote, action: r.action });
         bytesUploaded += r.bytes;
       }
-      const moved = files.filter((f) => f.action !== 'present');
-      return {
-        host: hostName,
-        changed: moved.length > 0,
-        bytesUploaded,
-        files,
-        detail: moved.length
-          ? `${moved.map((f) => `${f.action} ${path.basename(f.remote)}`).join(', ')} (${(bytesUploaded / 2 ** 20).toFixed(1)} MiB${resumedFrom?.bytes ? `, resumed after ${(resumedFrom.bytes / 2 ** 20).toFixed(1)} MiB` : ''})`
-          : 'all artifacts already present (sha256 match)',
-      };
     } finally {
-      sftp.end();
+      sftp?.end();
     }
+    const moved = files.filter((f) => f.action !== 'present');
+    return {
+      host: hostName,
+      changed: moved.length > 0,
+      bytesUploaded,
+      files,
+      detail: moved.length
+        ? `${moved.map((f) => `${f.action} ${path.basename(f.remote)}`).join(', ')} (${(bytesUploaded / 2 ** 20).toFixed(1)} MiB${resumedFrom?.bytes ? `, resumed after ${(resumedFrom.bytes / 2 ** 20).toFixed(1)} MiB` : ''})`
+        : 'all artifacts already present (sha256 match)',
+    };
   });
 }

@@ -1,32 +1,21 @@
 // Phase 1: the inventory's meaning and the artifacts on the worker's disk, before any host.
-import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
 import { inventoryArtifacts, inventoryWarnings, type Inventory } from '../config/inventory';
-import { LocalFileError, openLocalFile, readLocalTextIfExists } from '../config/local-files';
-import { checkGzip, readBundleIndex } from '../config/bundle-index';
+import { LocalFileError, readLocalTextIfExists } from '../config/local-files';
+import { checkGzip } from '../config/bundle-index';
 import { localFile, resolveSecret, SecretError } from '../config/secrets';
 import { checkSshKey, sshKeyRefs } from '../config/ssh-key';
 import { checkEtcdTls } from '../config/tls-check';
 import { bundleEntryProblems, bundleLayoutProblems } from '../commands/bundle-contents';
 import { bundledComponents, bundleTopDir } from '../model/components';
-import { runningRuns, sharedClient } from '../temporal/lookup';
+import { runningRuns } from '../temporal/lookup';
+import { activityDeps } from './deps';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
-/** sha256 of a local file, opened safely; heartbeats while it reads. */
-export async function sha256File(file: string, field = 'artifact'): Promise<string> {
-  const opened = await openLocalFile(file, field, 'artifact');
-  try {
-    const hash = createHash('sha256');
-    let n = 0;
-    for await (const chunk of opened.handle.createReadStream({ autoClose: false })) {
-      hash.update(chunk as Buffer);
-      if (++n % 256 === 0) heartbeat({ hashing: file });
-    }
-    return hash.digest('hex');
-  } finally {
-    await opened.handle.close();
-  }
+/** sha256 of a local file, opened safely; heartbeats while it reads. Remembered per worker (config/file-facts.ts). */
+export function sha256File(file: string, field = 'artifact'): Promise<string> {
+  return activityDeps().localFiles.sha256(file, field, () => heartbeat({ hashing: file }));
 }
 
 /** Each artifact: a regular file of bounded size with the pinned sha256; bundles also by their index. */
@@ -44,7 +33,7 @@ async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[
         continue;
       }
       if (!kind) continue;
-      const { entries } = await readBundleIndex(file, `${field}.path`);
+      const entries = await activityDeps().localFiles.bundleEntries(file, `${field}.path`);
       const top = bundleTopDir(artifact);
       const unsafe = bundleEntryProblems(`${field}.path`, top, kind, entries);
       problems.push(
@@ -73,7 +62,11 @@ export async function validateDeploy(input: DeployInput): Promise<ValidateResult
 async function validate(input: DeployInput): Promise<ValidateResult> {
   const result = await checkInventoryLocally(input);
   // Mutual exclusion with the drills: a deploy never starts while a verification runs.
-  const verifying = await runningRuns(await sharedClient(), 'verifyHA', input.inventory.cluster);
+  const verifying = await runningRuns(
+    await activityDeps().temporalClient(),
+    'verifyHA',
+    input.inventory.cluster,
+  );
   if (verifying.length)
     throw ApplicationFailure.nonRetryable(
       `a verification of ${input.inventory.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,

@@ -4,6 +4,8 @@
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { quote } from 'shell-quote';
 import { readLocalTextIfExists } from '../config/local-files';
+import { randomBytes } from 'node:crypto';
+import { batchArgv, batchMarker, parseBatch, type BatchCommand } from '../commands/batch';
 import { checkHostKey, fingerprintOf, knownHostFingerprints } from './host-keys';
 
 /** One SSH server to log in to: a host or a jump host. */
@@ -54,7 +56,12 @@ export class HostKeyError extends Error {
           ? `host key of ${host} changed: it offered ${offered} but ${expected.join(' or ')} was expected; if the host was reinstalled, confirm the new key with its owner, then pin it (hosts[].ssh.hostKey) or update known_hosts (\`api7-ha hosts trust\` shows both)`
           : `host key of ${host} is unknown (it offered ${offered}); confirm it with the host's owner, then pin it (hosts[].ssh.hostKey) or record it with \`api7-ha hosts trust --write\``,
     );
+    // Only the address: the hop itself holds its private key, which must never be logged.
+    this.hopEndpoint = hop && `${hop.address}:${hop.port}`;
   }
+
+  /** address:port of the jump host whose key it was, if it was one. */
+  readonly hopEndpoint?: string;
 }
 
 export class RemoteCommandError extends Error {
@@ -77,21 +84,73 @@ export interface ExecResult {
   code: number;
 }
 
-export class SshSession {
-  /** Operations waiting on the connection; all fail at once if it drops. */
-  private readonly pending = new Set<(e: Error) => void>();
-  private lost?: Error;
+/** Waiters for a bounded number of slots, served in order. */
+class Slots {
+  private used = 0;
+  private readonly queue: Array<{ take: () => void; fail: (e: Error) => void }> = [];
+  private broken?: Error;
+
+  constructor(private readonly size: number) {}
+
+  /** Resolves with the release function once a slot is free. */
+  acquire(): Promise<() => void> {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((resolve, reject) => {
+      const take = () => {
+        this.used++;
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.used--;
+          this.queue.shift()?.take();
+        });
+      };
+      if (this.used < this.size) take();
+      else this.queue.push({ take, fail: reject });
+    });
+  }
+
+  /** No more slots: every waiter, and every later caller, gets `e`. */
+  break(e: Error): void {
+    this.broken ??= e;
+    for (const w of this.queue.splice(0)) w.fail(e);
+  }
+}
+
+/**
+ * sshd allows 10 sessions (channels) per connection by default (MaxSessions); staying
+ * below leaves room for an operator's own. SFTP channels live as long as an upload, so
+ * they get fewer slots: exec channels, which never wait for another, always find one.
+ */
+export const CHANNEL_LIMITS = { channels: 8, sftp: 4 } as const;
+
+/**
+ * One authenticated SSH connection (through its jump hosts), shared by the sessions that
+ * use it. It counts its channels so that many sessions never exceed the host's limit.
+ */
+export class SshConnection {
+  private lostError?: Error;
+  private readonly lostListeners = new Set<(e: Error) => void>();
+  private readonly channels: Slots;
+  private readonly sftpChannels: Slots;
 
   private constructor(
     readonly target: SshTarget,
     private readonly client: Client,
     /** Connections to the jump hosts, nearest first; the target's traffic runs inside them. */
     private readonly hops: Client[],
+    limits: { channels: number; sftp: number },
   ) {
+    this.channels = new Slots(limits.channels);
+    this.sftpChannels = new Slots(limits.sftp);
     const fail = (why: string) => {
-      this.lost ??= new Error(`${where(target)}: SSH connection lost: ${why}`);
-      for (const reject of this.pending) reject(this.lost);
-      this.pending.clear();
+      if (this.lostError) return;
+      this.lostError = new Error(`${where(target)}: SSH connection lost: ${why}`);
+      this.channels.break(this.lostError);
+      this.sftpChannels.break(this.lostError);
+      for (const l of this.lostListeners) l(this.lostError);
+      this.lostListeners.clear();
     };
     client.on('error', (e) => fail(e.message));
     client.on('close', () => fail('closed by the host'));
@@ -102,11 +161,125 @@ export class SshSession {
     });
   }
 
+  static async open(
+    target: SshTarget,
+    opts: { timeoutMs?: number; channels?: number; sftp?: number } = {},
+  ): Promise<SshConnection> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const { hops, sock } = await openJumpChain(target, timeoutMs);
+    try {
+      const client = await login(target, where(target), timeoutMs, undefined, sock);
+      return new SshConnection(target, client, hops, {
+        channels: opts.channels ?? CHANNEL_LIMITS.channels,
+        sftp: opts.sftp ?? CHANNEL_LIMITS.sftp,
+      });
+    } catch (e) {
+      closeAll(hops);
+      throw e;
+    }
+  }
+
+  /** Why the connection is gone, once it is. */
+  get lost(): Error | undefined {
+    return this.lostError;
+  }
+
+  /** Called once when the connection drops (at once if it already has); returns the unsubscribe. */
+  onLost(listener: (e: Error) => void): () => void {
+    if (this.lostError) {
+      listener(this.lostError);
+      return () => {};
+    }
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  /** Open an exec channel once a slot is free; the slot is freed when the channel closes. */
+  async exec(line: string): Promise<ClientChannel> {
+    const release = await this.channels.acquire();
+    return new Promise<ClientChannel>((resolve, reject) => {
+      this.client.exec(line, (err, stream) => {
+        if (err) {
+          release();
+          return reject(err);
+        }
+        stream.once('close', release);
+        resolve(stream);
+      });
+    });
+  }
+
+  /** Open an SFTP channel (an SFTP slot and a channel slot), freed when it closes. */
+  async sftp(): Promise<SFTPWrapper> {
+    const releaseSftp = await this.sftpChannels.acquire();
+    let releaseChannel: () => void;
+    try {
+      releaseChannel = await this.channels.acquire();
+    } catch (e) {
+      releaseSftp();
+      throw e;
+    }
+    return new Promise<SFTPWrapper>((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (err) {
+          releaseChannel();
+          releaseSftp();
+          return reject(err);
+        }
+        sftp.once('close', () => {
+          releaseChannel();
+          releaseSftp();
+        });
+        resolve(sftp);
+      });
+    });
+  }
+
+  end(): void {
+    this.client.end();
+    closeAll(this.hops);
+  }
+}
+
+/**
+ * What activities use to work on one host: run commands, open SFTP. Several sessions may
+ * share one connection (src/ssh/pool.ts); each tracks its own channels, so aborting one
+ * (a cancelled activity) closes only what it opened and leaves the others running.
+ */
+export class SshSession {
+  /** Operations waiting on the connection; all fail at once if it drops or the session aborts. */
+  private readonly pending = new Set<(e: Error) => void>();
+  /** How to close each channel this session opened and has not seen closed. */
+  private readonly open = new Set<() => void>();
+  private stopped?: Error;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly release: (s: SshSession) => void = () => connection.end(),
+    /** The target as this session's user configured it (the connection's, unless pooled). */
+    readonly target: SshTarget = connection.target,
+  ) {
+    this.unsubscribe = connection.onLost((e) => this.stop(e));
+  }
+
+  /** A session on a connection of its own, ended by close(). */
+  static async connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
+    return new SshSession(await SshConnection.open(target, { timeoutMs }));
+  }
+
+  private stop(e: Error): void {
+    this.stopped ??= e;
+    for (const reject of this.pending) reject(this.stopped);
+    this.pending.clear();
+  }
+
   /** Run fn's promise, but reject it if the connection drops first (ssh2 may never call back). */
   private guarded<T>(
     start: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
   ): Promise<T> {
-    if (this.lost) return Promise.reject(this.lost);
+    if (this.stopped) return Promise.reject(this.stopped);
     return new Promise<T>((resolve, reject) => {
       const onLost = (e: Error) => reject(e);
       this.pending.add(onLost);
@@ -123,15 +296,18 @@ export class SshSession {
     });
   }
 
-  static async connect(target: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
-    const { hops, sock } = await openJumpChain(target, timeoutMs);
-    try {
-      const client = await login(target, where(target), timeoutMs, undefined, sock);
-      return new SshSession(target, client, hops);
-    } catch (e) {
-      closeAll(hops);
-      throw e;
+  /** Note a channel this session opened, until it closes; one opened after an abort is closed at once. */
+  private track<C extends { once(ev: 'close', l: () => void): unknown }>(
+    c: C,
+    close: (c: C) => void,
+  ): C {
+    const closer = () => close(c);
+    if (this.stopped) closer();
+    else {
+      this.open.add(closer);
+      c.once('close', () => this.open.delete(closer));
     }
+    return c;
   }
 
   /** The command line the remote shell receives for argv (quoted; sudo when configured). */
@@ -148,24 +324,27 @@ export class SshSession {
   ): Promise<ExecResult> {
     const line = this.commandLine(argv, opts);
     return this.guarded<ExecResult>((resolve, reject) => {
-      this.client.exec(line, (err, stream: ClientChannel) => {
-        if (err)
-          return reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`));
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        stream.on('data', (d: Buffer) => out.push(d));
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
-        stream.on('close', (code: number | null, signal?: string) =>
-          resolve({
-            stdout: Buffer.concat(out).toString('utf8'),
-            stderr:
-              Buffer.concat(errOut).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
-            code: code ?? 255,
-          }),
-        );
-        if (opts.stdin !== undefined) stream.end(opts.stdin);
-        else stream.end();
-      });
+      this.connection.exec(line).then(
+        (channel) => {
+          const stream = this.track(channel, (c) => c.close());
+          const out: Buffer[] = [];
+          const errOut: Buffer[] = [];
+          stream.on('data', (d: Buffer) => out.push(d));
+          stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+          stream.on('close', (code: number | null, signal?: string) =>
+            resolve({
+              stdout: Buffer.concat(out).toString('utf8'),
+              stderr:
+                Buffer.concat(errOut).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
+              code: code ?? 255,
+            }),
+          );
+          if (opts.stdin !== undefined) stream.end(opts.stdin);
+          else stream.end();
+        },
+        (err: Error) =>
+          reject(new Error(`${this.target.name}: cannot start \`${line}\`: ${err.message}`)),
+      );
     });
   }
 
@@ -185,9 +364,33 @@ export class SshSession {
     return r.stdout;
   }
 
+  /**
+   * Run several commands in one round trip (commands/batch.ts): each exactly as execRaw
+   * would run it (its own sudo), one after another, with its own output and exit code.
+   */
+  async execBatch(commands: readonly BatchCommand[]): Promise<ExecResult[]> {
+    if (!commands.length) return [];
+    const marker = batchMarker(randomBytes(12).toString('hex'));
+    const lines = commands.map((c) => ({
+      line: this.commandLine(c.argv, c),
+      onlyAfter: c.onlyAfter,
+    }));
+    const r = await this.execRaw(batchArgv(lines, marker), { privileged: false });
+    try {
+      return parseBatch(r.stdout, r.stderr, marker, lines.length);
+    } catch (e) {
+      throw new RemoteCommandError(
+        this.target.name,
+        `a batch of ${lines.length} commands`,
+        r.code,
+        `${(e as Error).message}\n${r.stderr}`,
+      );
+    }
+  }
+
   sftp(): Promise<SFTPWrapper> {
     return this.guarded<SFTPWrapper>((resolve, reject) =>
-      this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))),
+      this.connection.sftp().then((s) => resolve(this.track(s, (c) => c.end())), reject),
     );
   }
 
@@ -196,9 +399,22 @@ export class SshSession {
     return this.guarded<T>((resolve, reject) => void p.then(resolve, reject));
   }
 
+  /**
+   * Stop this session only: what runs on it fails with `reason` and its channels close.
+   * Other sessions on the same connection go on.
+   */
+  abort(reason: Error): void {
+    this.stop(reason);
+    for (const close of [...this.open]) close();
+  }
+
+  /** Done with it: its channels close, and its connection is ended or handed back. */
   close(): void {
-    this.client.end();
-    closeAll(this.hops);
+    if (this.closed) return;
+    this.closed = true;
+    this.abort(new Error(`${this.target.name}: the SSH session was closed`));
+    this.unsubscribe();
+    this.release(this);
   }
 }
 

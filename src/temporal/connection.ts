@@ -42,3 +42,11 @@ export async function connectWorkerConnection(): Promise<{
   const { connectionOptions, namespace } = connectConfig();
   return { connection: await NativeConnection.connect(connectionOptions), namespace };
 }
+
+let shared: Promise<Client> | undefined;
+
+/** One client per worker process, made on first use (activities' lookups of other runs). */
+export function sharedClient(): Promise<Client> {
+  shared ??= connectClient();
+  return shared;
+}

@@ -1,15 +1,7 @@
 // Asking Temporal about other runs of the same cluster (for mutual exclusion and
 // rotation). Used by activities and the CLI, never by workflow code.
 import type { Client } from '@temporalio/client';
-import { connectClient } from './connection';
-
-let shared: Promise<Client> | undefined;
-
-/** One client per worker process, made on first use. */
-export function sharedClient(): Promise<Client> {
-  shared ??= connectClient();
-  return shared;
-}
+import { activityDeps } from '../activities/deps';
 
 /** Visibility query for runs of a workflow type for a cluster (values are schema-checked names). */
 export function clusterRunsQuery(
@@ -46,7 +38,8 @@ export interface Exclusion {
  * counts earlier verifications (to rotate the faulted host).
  */
 export async function checkExclusion(cluster: string, selfWorkflowId: string): Promise<Exclusion> {
-  const client = await sharedClient();
+  // The worker's client (src/activities/deps.ts).
+  const client = await activityDeps().temporalClient();
   const deploys = await runningRuns(client, 'deployHA', cluster);
   const verifies = await runningRuns(client, 'verifyHA', cluster, selfWorkflowId);
   const previousRuns =

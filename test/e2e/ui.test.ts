@@ -205,9 +205,9 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
         ),
         'Current Details',
         `Deploy ${cluster} — phase done`,
-        /host\s+roles\s+step\s+status\s+detail/,
+        /host\s+roles\s+step\s+status\s+done\s+detail/,
         /ha1\s+etcd, control-plane\s+dashboard\s+done/,
-        /ha3\s+etcd\s+etcd\s+done/,
+        /ha3\s+etcd\s+etcd\s+done\s+preflight → prepare → ship → etcd/, // its steps done, in order
         /ha4\s+data-plane\s+gateway\s+done/,
         /ha5\s+data-plane\s+gateway\s+done/, // the host behind the bastion
       ],

@@ -15,6 +15,14 @@ import {
   stopComponent,
   waitRecovered,
 } from './verify';
+import {
+  checkBackupExclusion,
+  pickBackupMember,
+  pruneLocalBackups,
+  removeRemoteSnapshot,
+  storeSnapshot,
+  takeSnapshot,
+} from './backup';
 
 export const deployActivities = {
   validateDeploy,
@@ -41,9 +49,19 @@ export const verifyActivities = {
   waitRecovered,
 };
 
+export const backupActivities = {
+  checkBackupExclusion,
+  pickBackupMember,
+  takeSnapshot,
+  storeSnapshot,
+  removeRemoteSnapshot,
+  pruneLocalBackups,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
+export type BackupActivities = typeof backupActivities;
 
 export function createActivities() {
-  return { ...deployActivities, ...verifyActivities };
+  return { ...deployActivities, ...verifyActivities, ...backupActivities };
 }

@@ -13,7 +13,7 @@ export function sharedClient(): Promise<Client> {
 
 /** Visibility query for runs of a workflow type for a cluster (values are schema-checked names). */
 export function clusterRunsQuery(
-  type: 'deployHA' | 'verifyHA',
+  type: 'deployHA' | 'verifyHA' | 'backupEtcd',
   cluster: string,
   extra = '',
 ): string {
@@ -22,7 +22,7 @@ export function clusterRunsQuery(
 
 export async function runningRuns(
   client: Client,
-  type: 'deployHA' | 'verifyHA',
+  type: 'deployHA' | 'verifyHA' | 'backupEtcd',
   cluster: string,
   exceptWorkflowId?: string,
 ): Promise<string[]> {

@@ -1,0 +1,303 @@
+// backupEtcd end to end on the deployed lab (auth + mutual TLS, the real etcd 3.4 and
+// etcdctl): the manifest against what etcdctl says of the cluster and of the file, the
+// file's sha256, nothing left on the host, retention, a Temporal Schedule, the refusal
+// during a deploy, and no secret in history (decoded with the key) or the worker's output.
+import '../support/quiet';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { listBackups } from '../../src/backup/local-store';
+import { startBackup } from '../../src/cli/backup';
+import { rootMessage, startDeploy } from '../../src/cli/deploy';
+import { decodeJsonPayloads } from '../../src/cli/codec';
+import { REMOTE_BACKUP_DIR, SNAPSHOT_CONTAINER } from '../../src/commands/backup';
+import type { LoadedInventory } from '../../src/config/load';
+import { projectRoot, temporalBinary } from '../../src/paths';
+import { EncryptionCodec, loadCodecKeys } from '../../src/temporal/codec';
+import { run, waitFor } from '../../src/util/exec';
+import type { BackupInput, BackupResult } from '../../src/workflows/backup';
+import { etcdctl } from '../support/cluster';
+import { rawHistory } from '../support/history';
+import { labSecrets, sharedLab, sshAsRoot } from '../support/lab';
+import { testClient, testServer } from '../support/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker';
+
+const server = testServer(57233);
+let lab: LoadedInventory;
+let worker: WorkerProcess;
+let connection: Connection;
+let client: Client;
+let dir: string;
+
+const input = (keep = 14): BackupInput => ({
+  inventory: { ...lab.inventory, backup: { ...lab.inventory.backup, keep } },
+  baseDir: lab.baseDir,
+  to: dir,
+});
+
+const backup = async (keep?: number): Promise<BackupResult> =>
+  (await startBackup(client, input(keep))).result();
+
+async function etcdJson<T>(...args: string[]): Promise<T> {
+  const r = await etcdctl(lab, ...args, '-w', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The highest revision any member reports (etcdctl endpoint status). */
+async function clusterRevision(): Promise<number> {
+  const status = await etcdJson<Array<{ Status: { header: { revision: number } } }>>(
+    'endpoint',
+    'status',
+  );
+  return Math.max(...status.map((s) => s.Status.header.revision));
+}
+
+async function listRuns(
+  query: string,
+): Promise<Array<{ execution: { workflowId: string; runId: string } }>> {
+  const r = await run([
+    temporalBinary,
+    'workflow',
+    'list',
+    '--address',
+    server.address,
+    '-o',
+    'json',
+    '-q',
+    query,
+  ]);
+  return JSON.parse(r.stdout || '[]') as Array<{
+    execution: { workflowId: string; runId: string };
+  }>;
+}
+
+/** Every payload of a history JSON, decrypted with the project's key, as one text. */
+async function decodedHistory(raw: string): Promise<string> {
+  const codec = new EncryptionCodec(loadCodecKeys());
+  const root = JSON.parse(raw) as unknown;
+  const visit = async (v: unknown): Promise<void> => {
+    if (Array.isArray(v)) for (const x of v) await visit(x);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (Array.isArray(o.payloads))
+        o.payloads = await decodeJsonPayloads(
+          codec,
+          o.payloads as Parameters<typeof decodeJsonPayloads>[1],
+        );
+      for (const x of Object.values(o)) await visit(x);
+    }
+  };
+  await visit(root);
+  // Decoded payload data is base64 of JSON: spell it out so a secret would show.
+  return JSON.stringify(root).replace(/"data":"([A-Za-z0-9+/=]+)"/g, (_m, b64: string) =>
+    JSON.stringify(Buffer.from(b64, 'base64').toString('utf8')),
+  );
+}
+
+describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
+  before(async () => {
+    lab = await sharedLab();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-backups-'));
+    await server.start();
+    worker = await startWorkerProcess(server.address);
+    ({ connection, client } = await testClient(server.address));
+    // A deployed cluster: a no-op when an earlier test file left one.
+    await (await startDeploy(client, { inventory: lab.inventory, baseDir: lab.baseDir })).result();
+  });
+  after(async () => {
+    await run(
+      [temporalBinary, 'schedule', 'delete', '--address', server.address, '-s', 'backup-lab'],
+      { allowFailure: true },
+    );
+    await worker?.kill();
+    await connection?.close();
+    await server.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("takes a snapshot whose manifest matches etcdctl's view of the cluster and of the file", async () => {
+    // A key of our own, so the keyspace is not only what the deploy wrote.
+    const put = await etcdctl(lab, 'put', '/api7-ha-test/backup-marker', `at ${Date.now()}`);
+    assert.equal(put.code, 0, put.stderr);
+    const before = await clusterRevision();
+    const r = await backup();
+    const after = await clusterRevision();
+    const m = r.manifest;
+
+    assert.equal(m.cluster, 'lab');
+    assert.equal(path.dirname(r.path), dir);
+    assert.ok(
+      m.revision >= before && m.revision <= after,
+      `${before} <= ${m.revision} <= ${after}`,
+    );
+    if (before === after) assert.equal(m.revision, after, 'an idle cluster: the same revision');
+    // Live keys at the snapshot's revision, counted by etcdctl.
+    const counted = await etcdJson<{ count: number }>(
+      'get',
+      '',
+      '--prefix',
+      '--count-only',
+      `--rev=${m.revision}`,
+    );
+    assert.equal(m.keys, counted.count);
+    assert.ok(m.keys >= 2, `the smoke route and the marker at least: ${m.keys}`);
+    assert.equal(m.authEnabled, true);
+    assert.match(m.etcdVersion, /^3\.4\./);
+    assert.deepEqual(
+      m.members.map((x) => x.name),
+      ['api7-etcd-1', 'api7-etcd-2', 'api7-etcd-3'],
+    );
+
+    // The file as sha256sum and etcd's own snapshot status (the machine's etcdctl) see it.
+    const sha = (await run(['sha256sum', r.path])).stdout.split(' ')[0];
+    assert.equal(sha, m.sha256);
+    const status = JSON.parse(
+      (
+        await run(['etcdctl', 'snapshot', 'status', r.path, '-w', 'json'], {
+          env: { ...process.env, ETCDCTL_API: '3' },
+        })
+      ).stdout,
+    ) as { hash: number; revision: number; totalKey: number; totalSize: number };
+    assert.deepEqual(status, m.snapshot);
+    assert.equal(status.revision, m.revision);
+
+    // Beside it, the manifest (the commit point), and nothing half-written.
+    const files = readdirSync(dir);
+    assert.deepEqual(
+      files.sort(),
+      [path.basename(r.path), path.basename(r.path).replace(/\.db$/, '.json')].sort(),
+    );
+    assert.deepEqual(
+      listBackups(dir, 'lab').backups.map((b) => b.manifest),
+      [m],
+    );
+
+    // The host keeps no copy and no container.
+    const ssh = await sshAsRoot(lab, m.member.host);
+    try {
+      assert.equal((await ssh.execRaw(['ls', '-A', REMOTE_BACKUP_DIR])).stdout.trim(), '');
+      const ps = await ssh.exec(['docker', 'ps', '-a', '--format', '{{.Names}}']);
+      assert.ok(!ps.split('\n').includes(SNAPSHOT_CONTAINER), ps);
+    } finally {
+      ssh.close();
+    }
+
+    // `backup list` shows it, plain in a pipe.
+    const listed = await run([
+      process.execPath,
+      path.join(projectRoot, 'dist/src/client.js'),
+      'backup',
+      'list',
+      '--dir',
+      dir,
+    ]);
+    assert.ok(listed.stdout.includes(m.file), listed.stdout);
+    assert.ok(!listed.stdout.includes('\u001b['), 'no escape codes in a pipe');
+  });
+
+  it('prunes past backup.keep: the oldest go, leftovers of interrupted runs too, other files stay', async () => {
+    const part = path.join(dir, 'lab-20000101T000000Z-r1.db.part');
+    const foreign = path.join(dir, 'notes.txt');
+    writeFileSync(part, 'half');
+    writeFileSync(foreign, 'mine');
+    const before = listBackups(dir, 'lab').backups;
+    assert.equal(before.length, 1);
+    const second = await backup(2);
+    assert.deepEqual(
+      listBackups(dir, 'lab').backups.map((b) => b.manifest.file),
+      [second.manifest.file, before[0]!.manifest.file],
+    );
+    assert.deepEqual(second.pruned, [path.basename(part)]);
+    const third = await backup(2);
+    assert.deepEqual(third.pruned, [before[0]!.manifest.file]);
+    assert.deepEqual(
+      listBackups(dir, 'lab').backups.map((b) => b.manifest.file),
+      [third.manifest.file, second.manifest.file],
+    );
+    assert.ok(readdirSync(dir).includes('notes.txt'));
+    assert.ok(
+      !readdirSync(dir).some((f) => f.startsWith(before[0]!.manifest.file.replace(/\.db$/, ''))),
+    );
+  });
+
+  it('is refused while a deploy of the cluster runs', async () => {
+    const deploy = await startDeploy(client, { inventory: lab.inventory, baseDir: lab.baseDir });
+    try {
+      await assert.rejects(
+        backup(),
+        (e: unknown) =>
+          e instanceof WorkflowFailedError &&
+          /backup refused: a deploy of lab is running/.test(rootMessage(e)),
+      );
+    } finally {
+      await deploy.result();
+    }
+  });
+
+  it('a schedule runs backupEtcd, is listed by `temporal schedule list`, and keeps retention', async () => {
+    const cli = (...args: string[]) =>
+      run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: server.address },
+        allowFailure: true,
+      });
+    const created = await cli(
+      'schedule',
+      'create',
+      '--backup',
+      '-i',
+      path.join(lab.baseDir, 'inventory.yaml'),
+      '--to',
+      dir,
+      '--every',
+      '1h',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const listed = await run([temporalBinary, 'schedule', 'list', '--address', server.address]);
+    assert.match(listed.stdout, /backup-lab/);
+    const described = await cli('schedule', 'describe', 'lab', '--backup', '--json');
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, /"overlap": "(SKIP|1)"/);
+    const beforeFiles = listBackups(dir, 'lab').backups.map((b) => b.manifest.file);
+    assert.equal((await cli('schedule', 'trigger', 'lab', '--backup')).code, 0);
+    await waitFor(
+      'a scheduled backup to complete',
+      async () =>
+        (await listRuns(`TemporalScheduledById = 'backup-lab' AND ExecutionStatus = 'Completed'`))
+          .length >= 1,
+      180_000,
+      1000,
+    );
+    const after = listBackups(dir, 'lab').backups;
+    const fresh = after.filter((b) => !beforeFiles.includes(b.manifest.file));
+    assert.equal(fresh.length, 1, JSON.stringify(after.map((b) => b.manifest.file)));
+    assert.match(fresh[0]!.manifest.workflowId, /^backup-lab-scheduled/);
+    // The schedule runs with the inventory's keep (14): nothing of the three is pruned.
+    assert.equal(after.length, beforeFiles.length + 1);
+    assert.equal((await cli('schedule', 'delete', 'lab', '--backup')).code, 0);
+    assert.doesNotMatch(
+      (await run([temporalBinary, 'schedule', 'list', '--address', server.address])).stdout,
+      /backup-lab/,
+    );
+  });
+
+  it('no secret in any backup history (decrypted with the key) nor in the worker output', async () => {
+    const secrets = labSecrets(lab);
+    const runs = await listRuns(`WorkflowType = 'backupEtcd'`);
+    assert.ok(runs.length >= 5, `backups ran on this server: ${runs.length}`);
+    for (const r of runs) {
+      const text = await decodedHistory(
+        await rawHistory(server.address, r.execution.workflowId, r.execution.runId),
+      );
+      // The decoding worked: the inventory's plain text is there now.
+      assert.ok(text.includes('api7-ha/v1'), `${r.execution.workflowId} was decoded`);
+      for (const s of secrets)
+        assert.ok(!text.includes(s), `${r.execution.workflowId} holds a secret`);
+    }
+    const out = worker.output();
+    for (const s of secrets) assert.ok(!out.includes(s), 'the worker printed a secret');
+  });
+});

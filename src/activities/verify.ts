@@ -56,11 +56,14 @@ export async function checkExclusion(cluster: string, selfWorkflowId: string): P
   const previousRuns =
     (await client.workflow.count(`WorkflowType = 'verifyHA' AND Api7Cluster = '${cluster}'`))
       .count - 1;
+  const backups = await runningRuns(client, 'backupEtcd', cluster);
   const blockedBy = deploys.length
     ? `a deploy of ${cluster} is running (${deploys.join(', ')}); drills never run during a deploy`
     : verifies.length
       ? `another verification of ${cluster} is running (${verifies.join(', ')})`
-      : undefined;
+      : backups.length
+        ? `a backup of ${cluster} is running (${backups.join(', ')}); the etcd drill would stop its member`
+        : undefined;
   return { blockedBy, previousRuns: Math.max(0, previousRuns) };
 }
 

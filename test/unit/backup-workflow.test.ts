@@ -8,15 +8,24 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { BackupActivities } from '../../src/activities';
 import { checkBackupExclusion, type BackupSource } from '../../src/activities/backup';
+import { checkExclusion } from '../../src/activities/verify';
 import { MANIFEST_FORMAT } from '../../src/backup/manifest';
 import { rootMessage } from '../../src/cli/deploy';
 import { runningRuns } from '../../src/temporal/lookup';
-import { backupEtcd, deployHA } from '../../src/workflows';
-import { Calls, fakeDeployActivities, fatal, gate, sleep } from '../support/fakes';
+import { backupEtcd, deployHA, verifyHA } from '../../src/workflows';
+import {
+  Calls,
+  fakeDeployActivities,
+  fakeVerifyActivities,
+  fatal,
+  gate,
+  sleep,
+} from '../support/fakes';
 import {
   deployInput,
   inventory,
   startWorkflowEnv,
+  verifyInput,
   withWorker,
   type WorkflowTestEnv,
 } from '../support/workflow-env';
@@ -200,6 +209,43 @@ describe('backupEtcd workflow', { timeout: 120_000 }, () => {
       assert.equal(other.manifest.cluster, 'wf-e');
       prepare.open();
       await deploy.result();
+    });
+  });
+
+  it('a verification is refused while a backup of the cluster runs (real lookup)', async () => {
+    const calls = new Calls();
+    const pick = gate();
+    const activities = {
+      ...fakeVerifyActivities(calls, calls.record({ checkExclusion })),
+      ...fakes(calls, {
+        pickBackupMember: async () => {
+          await pick.promise;
+          return source;
+        },
+      }),
+    };
+    await withWorker(t, activities, async (taskQueue) => {
+      const backup = await t.env.client.workflow.start(backupEtcd, {
+        taskQueue,
+        workflowId: 'backup-wf-f',
+        args: [backupOf('wf-f')],
+      });
+      for (const deadline = Date.now() + 15_000; ; await sleep(100)) {
+        if ((await runningRuns(t.env.client, 'backupEtcd', 'wf-f')).includes('backup-wf-f')) break;
+        assert.ok(Date.now() < deadline, 'the backup never showed as running');
+      }
+      const journal = await t.env.client.workflow.execute(verifyHA, {
+        taskQueue,
+        workflowId: 'verify-wf-f',
+        args: [verifyInput(inventory({ cluster: 'wf-f' }), { drills: ['etcd'] })],
+      });
+      assert.equal(
+        journal.summary,
+        'aborted before any fault: a backup of wf-f is running (backup-wf-f); the etcd drill would stop its member',
+      );
+      assert.equal(calls.of('stopComponent').length, 0);
+      pick.open();
+      assert.equal((await backup.result()).manifest.cluster, 'wf-f');
     });
   });
 });

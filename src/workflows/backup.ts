@@ -6,6 +6,7 @@
 import {
   ApplicationFailure,
   ActivityFailure,
+  CancellationScope,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -103,18 +104,18 @@ export async function backupEtcd(input: BackupInput): Promise<BackupResult> {
       }
     }
   } finally {
-    // Also after a failure: the host keeps no copy of the keyspace.
-    await act.removeRemoteSnapshot
-      .executeWithOptions(
+    // Also after a failure or a cancellation: the host keeps no copy of the keyspace.
+    await CancellationScope.nonCancellable(() =>
+      act.removeRemoteSnapshot.executeWithOptions(
         {
           ...activityOptions(STEP_TIMEOUT, retry),
           summary: `${source.host}: remove the snapshot from the host`,
         },
         [input, source.host],
-      )
-      .catch((e: unknown) => {
-        if (stored) throw e;
-      });
+      ),
+    ).catch((e: unknown) => {
+      if (stored) throw e; // else the step's own failure is the one to report
+    });
   }
 
   enter('prune');

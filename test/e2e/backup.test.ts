@@ -130,11 +130,8 @@ describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
 
     assert.equal(m.cluster, 'lab');
     assert.equal(path.dirname(r.path), dir);
-    assert.ok(
-      m.revision >= before && m.revision <= after,
-      `${before} <= ${m.revision} <= ${after}`,
-    );
-    if (before === after) assert.equal(m.revision, after, 'an idle cluster: the same revision');
+    // The quorum check writes (and deletes) a probe key after `before`.
+    assert.ok(m.revision > before && m.revision <= after, `${before} < ${m.revision} <= ${after}`);
     // Live keys at the snapshot's revision, counted by etcdctl.
     const counted = await etcdJson<{ count: number }>(
       'get',

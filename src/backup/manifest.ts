@@ -28,7 +28,7 @@ export const manifestSchema = z.strictObject({
   etcdVersion: z.string(),
   /** The store revision the snapshot holds; a restore goes back to it. */
   revision: count,
-  /** Live keys at that revision (what `etcdctl get "" --prefix --count-only` counts). */
+  /** Live keys at that revision (the `count` of `etcdctl get "" --prefix --keys-only -w json`). */
   keys: count,
   /** `etcdctl snapshot status -w json` of the file: etcd's hash of its content, and more. */
   snapshot: z.strictObject({

@@ -164,7 +164,7 @@ async function assertRestorable(file: string, key: string, keys: number) {
       'get',
       '',
       '--prefix',
-      '--count-only',
+      '--keys-only',
       '-w',
       'json',
     );
@@ -218,7 +218,7 @@ describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
       'get',
       '',
       '--prefix',
-      '--count-only',
+      '--keys-only',
       `--rev=${m.revision}`,
     );
     assert.equal(m.keys, counted.count);

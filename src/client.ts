@@ -186,7 +186,10 @@ export function buildProgram(): Command {
     .option('-i, --inventory <file>', "inventory YAML: its cluster's backup directory")
     .option('--dir <dir>', 'a backup directory')
     .option('--json', 'machine-readable output')
-    .action(async (o) => (await backupCli()).backupListCommand(o));
+    // `backup` has -i and --json of its own, which commander gives to it: merge them in.
+    .action(async (_o, cmd: Command) =>
+      (await backupCli()).backupListCommand(cmd.optsWithGlobals()),
+    );
 
   const schedule = program
     .command('schedule')

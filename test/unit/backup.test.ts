@@ -37,6 +37,7 @@ import {
 import { DEFAULT_BACKUP_KEEP, type Inventory } from '../../src/config/inventory';
 import { InventoryError, validateInventory } from '../../src/config/load';
 import { dataDir, projectRoot } from '../../src/paths';
+import { run } from '../../src/util/exec';
 import { inventory } from '../support/workflow-env';
 
 const plain = inventory();
@@ -364,4 +365,62 @@ describe('inventory backup fields', () => {
         `no problem matches ${re}:\n${p.join('\n')}`,
       );
     });
+});
+
+describe('api7-ha backup on the command line', () => {
+  const cliJs = path.join(projectRoot, 'dist', 'src', 'client.js');
+  // CI=true makes picocolors colour even into a pipe; the CLI must not.
+  const env = { ...process.env, CI: 'true', TERM: 'xterm-256color', NO_COLOR: '' };
+  const cli = (...args: string[]) =>
+    run([process.execPath, cliJs, ...args], { env, allowFailure: true });
+
+  it('backup list: plain text in a pipe, --json that parses, leftovers named', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api7ha-backup-cli-'));
+    try {
+      const m = manifest();
+      writeFileSync(path.join(dir, m.file), 'snap');
+      writeManifest(dir, m.file.replace(/\.db$/, ''), { ...m, size: 4 });
+      writeFileSync(path.join(dir, 'prod-gw-20261204T000000Z-r10.db.part'), 'half');
+      const text = await cli('backup', 'list', '--dir', dir);
+      assert.equal(text.code, 0, text.stderr);
+      assert.ok(!text.stdout.includes('\x1b'), 'no escape codes in a pipe');
+      assert.match(text.stdout, new RegExp(`${m.file}.*ok`));
+      assert.match(
+        text.stdout,
+        /not a backup: prod-gw-20261204T000000Z-r10\.db\.part \(an unfinished write\)/,
+      );
+      const json = await cli('backup', 'list', '--dir', dir, '--json');
+      const parsed = JSON.parse(json.stdout) as {
+        dir: string;
+        backups: Array<{ path: string; manifest: BackupManifest }>;
+        unusable: unknown[];
+      };
+      assert.equal(parsed.dir, dir);
+      assert.deepEqual(parsed.backups[0]?.manifest, { ...m, size: 4 });
+      assert.equal(parsed.unusable.length, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses bad usage with exit code 2 before connecting to anything', async () => {
+    const noInventory = await cli('backup');
+    assert.equal(noInventory.code, 2);
+    assert.match(noInventory.stderr, /-i <inventory> is required/);
+    const both = await cli('backup', 'list', '-i', 'x.yaml', '--dir', '/tmp');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give -i <inventory> or --dir <dir>/);
+    const toAlone = await cli(
+      'schedule',
+      'create',
+      '-i',
+      path.join(projectRoot, 'docs', 'inventory.example.yaml'),
+      '--every',
+      '6h',
+      '--to',
+      '/tmp',
+    );
+    assert.equal(toAlone.code, 2);
+    assert.match(toAlone.stderr, /--to goes with --backup/);
+  });
 });

@@ -6,7 +6,7 @@ import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -320,30 +320,41 @@ describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
     }
   });
 
-  it('a schedule runs backupEtcd, is listed by `temporal schedule list`, and keeps retention', async () => {
+  it('a schedule runs backupEtcd, is listed by `temporal schedule list`, and prunes past retention', async () => {
     const cli = (...args: string[]) =>
       run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), ...args], {
         env: { ...process.env, TEMPORAL_ADDRESS: server.address },
         allowFailure: true,
       });
-    const created = await cli(
-      'schedule',
-      'create',
-      '--backup',
-      '-i',
-      path.join(lab.baseDir, 'inventory.yaml'),
-      '--to',
-      dir,
-      '--every',
-      '1h',
+    // The lab's inventory with `backup.keep: 2`, beside it (its paths are relative to it).
+    const keep2 = path.join(lab.baseDir, 'inventory-backup-keep2.yaml');
+    writeFileSync(
+      keep2,
+      `${readFileSync(path.join(lab.baseDir, 'inventory.yaml'), 'utf8')}backup:\n  keep: 2\n`,
     );
-    assert.equal(created.code, 0, created.stderr);
+    try {
+      const created = await cli(
+        'schedule',
+        'create',
+        '--backup',
+        '-i',
+        keep2,
+        '--to',
+        dir,
+        '--every',
+        '1h',
+      );
+      assert.equal(created.code, 0, created.stderr);
+    } finally {
+      rmSync(keep2, { force: true });
+    }
     const listed = await run([temporalBinary, 'schedule', 'list', '--address', server.address]);
     assert.match(listed.stdout, /backup-lab/);
     const described = await cli('schedule', 'describe', 'lab', '--backup', '--json');
     assert.equal(described.code, 0, described.stderr);
     assert.match(described.stdout, /"overlap": "(SKIP|1)"/);
-    const beforeFiles = listBackups(dir, 'lab').backups.map((b) => b.manifest.file);
+    const before = listBackups(dir, 'lab').backups.map((b) => b.manifest.file);
+    assert.equal(before.length, 2, JSON.stringify(before));
     assert.equal((await cli('schedule', 'trigger', 'lab', '--backup')).code, 0);
     await waitFor(
       'a scheduled backup to complete',
@@ -354,11 +365,14 @@ describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
       1000,
     );
     const after = listBackups(dir, 'lab').backups;
-    const fresh = after.filter((b) => !beforeFiles.includes(b.manifest.file));
+    const fresh = after.filter((b) => !before.includes(b.manifest.file));
     assert.equal(fresh.length, 1, JSON.stringify(after.map((b) => b.manifest.file)));
     assert.match(fresh[0]!.manifest.workflowId, /^backup-lab-scheduled/);
-    // The schedule runs with the inventory's keep (14): nothing of the three is pruned.
-    assert.equal(after.length, beforeFiles.length + 1);
+    // keep 2: the new one and the newer of the two before stay; the older went.
+    assert.deepEqual(
+      after.map((b) => b.manifest.file),
+      [fresh[0]!.manifest.file, before[0]],
+    );
     assert.equal((await cli('schedule', 'delete', 'lab', '--backup')).code, 0);
     assert.doesNotMatch(
       (await run([temporalBinary, 'schedule', 'list', '--address', server.address])).stdout,

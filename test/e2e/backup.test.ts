@@ -149,7 +149,8 @@ async function assertRestorable(file: string, key: string, keys: number) {
       run(['etcdctl', '--endpoints', client, ...args], { env, allowFailure: true });
     await waitFor(
       'the scratch etcd',
-      async () => (await ctl('endpoint', 'health')).code === 0,
+      // With auth on (it came back with the snapshot) the health check needs a login too.
+      async () => (await ctl('--user', `root:${password}`, 'endpoint', 'health')).code === 0,
       30_000,
       300,
     );

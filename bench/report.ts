@@ -5,8 +5,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const HEADER = `# Benchmarks
 
 Measured by the scripts in \`bench/\` (as root, after \`scripts/setup.sh\`; each brings the lab up if needed):
-\`node dist/bench/deploy.js --write docs/benchmarks.md\` (wipes the lab's hosts) and
-\`node dist/bench/ship.js --write docs/benchmarks.md\`.
+\`node dist/bench/deploy.js --write docs/benchmarks.md\` (wipes the lab's hosts),
+\`node dist/bench/ship.js --write docs/benchmarks.md\`, and, on a 12-host lab
+(\`api7-ha lab down; api7-ha lab up --hosts 12\`), \`node dist/bench/scale.js --write docs/benchmarks.md\`.
 All figures of a section come from one run; the ratios compare measurements of that run, not timings across runs.
 `;
 

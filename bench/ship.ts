@@ -12,6 +12,7 @@ import type { DeployInput } from '../src/activities/context';
 import { artifactsFor } from '../src/commands/layout';
 import { uploadPaths } from '../src/commands/staging';
 import { localFile } from '../src/config/secrets';
+import { sshSettings } from '../src/model/hosts';
 import { run } from '../src/util/exec';
 import { sharedLab, sshAsRoot } from '../test/support/lab';
 import { writeSection } from './report';
@@ -41,8 +42,7 @@ async function main() {
   ].filter((h): h is NonNullable<typeof h> => Boolean(h));
 
   for (const host of hosts) {
-    const user = host.ssh?.user ?? inv.ssh.user;
-    const sudo = host.ssh?.sudo ?? inv.ssh.sudo;
+    const { user, sudo } = sshSettings(inv, host);
     const artifacts = artifactsFor(inv, host);
     const files = artifacts.map((a) => localFile(a.path, lab.baseDir));
     const bytes = files.reduce((n, f) => n + statSync(f).size, 0);

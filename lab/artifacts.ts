@@ -3,7 +3,7 @@
  * two vendor bundles (control plane, data plane) in the vendor's layout, with images
  * made from files (`docker import`) in a private, throw-away Docker engine.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import { commandLine, isAlive, readPidFile, run, sleep, terminate } from '../src/util/exec';
 
 /** Bump when the way artifacts are made changes in a way the inputs do not show. */
 export const RECIPE_VERSION = 1;
@@ -114,28 +115,6 @@ interface Manifest {
 // ---------------------------------------------------------------------------
 // Processes
 
-interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}
-
-function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      cmd,
-      args,
-      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        if (err) {
-          reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`.trim()));
-        } else {
-          resolve(stdout);
-        }
-      },
-    );
-  });
-}
-
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -156,69 +135,16 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
   return () => text;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Running, not a zombie (the machine's init may be slow to reap orphans). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function cmdlineOf(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
-async function readPid(file: string): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt((await fsp.readFile(file, 'utf8')).trim(), 10);
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** SIGTERM, then SIGKILL after graceMs; only if the pid still runs a command naming `marker`. */
-async function terminate(pid: number, marker: string, graceMs: number): Promise<boolean> {
-  if (!alive(pid) || !cmdlineOf(pid).includes(marker)) return false;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return false;
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!alive(pid) || !cmdlineOf(pid).includes(marker)) return true;
-    await sleep(100);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-  return true;
-}
+/** Stop `pid` if it still runs a command naming `marker` (a path unique to one engine). */
+const stopNaming = (pid: number, marker: string, graceMs: number) =>
+  terminate(pid, { graceMs, ours: () => commandLine(pid).includes(marker) });
 
 /** Pids whose command line names `marker` (a path unique to one engine). */
 function pidsNaming(marker: string): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     const pid = Number(entry);
-    if (Number.isInteger(pid) && pid !== process.pid && cmdlineOf(pid).includes(marker))
+    if (Number.isInteger(pid) && pid !== process.pid && commandLine(pid).includes(marker))
       pids.push(pid);
   }
   return pids;
@@ -262,17 +188,17 @@ async function tail(file: string, lines = 20): Promise<string> {
 /** Stops what is left of the engine in `dir` (all of it after a crash) and drops its state. */
 async function reapEngine(dir: string, log: (m: string) => void): Promise<void> {
   const execRoot = path.join(dir, 'exec');
-  const dockerdPid = await readPid(path.join(dir, 'dockerd.pid'));
-  if (dockerdPid !== undefined && (await terminate(dockerdPid, `${dir}/data`, 30_000))) {
+  const dockerdPid = readPidFile(path.join(dir, 'dockerd.pid'));
+  if (dockerdPid !== undefined && (await stopNaming(dockerdPid, `${dir}/data`, 30_000))) {
     log(`stopped dockerd ${dockerdPid} of ${dir}`);
   }
-  const containerdPid = await readPid(path.join(execRoot, 'containerd', 'containerd.pid'));
-  if (containerdPid !== undefined && (await terminate(containerdPid, `${execRoot}/`, 10_000))) {
+  const containerdPid = readPidFile(path.join(execRoot, 'containerd', 'containerd.pid'));
+  if (containerdPid !== undefined && (await stopNaming(containerdPid, `${execRoot}/`, 10_000))) {
     log(`stopped containerd ${containerdPid} of ${dir}`);
   }
   // Shims of containers still running when the engine died name our exec root.
   for (const pid of pidsNaming(`${execRoot}/`)) {
-    log(`killing leftover process ${pid}: ${cmdlineOf(pid)}`);
+    log(`killing leftover process ${pid}: ${commandLine(pid)}`);
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -422,7 +348,8 @@ export async function startPrivateEngine(
     dir,
     host: `unix://${socket}`,
     env,
-    docker: (args, opts) => run(DOCKER_CLI, args, { env, timeoutMs: opts?.timeoutMs ?? 300_000 }),
+    docker: async (args, opts) =>
+      (await run([DOCKER_CLI, ...args], { env, timeoutMs: opts?.timeoutMs ?? 300_000 })).stdout,
     stop,
   };
 }
@@ -505,7 +432,7 @@ const BASE_DIRS = [
 async function lddLibraries(binary: string): Promise<string[]> {
   let out: string;
   try {
-    out = await run('ldd', [binary]);
+    out = (await run(['ldd', binary], { timeoutMs: 120_000 })).stdout;
   } catch (err) {
     if (String(err).includes('not a dynamic executable')) return [];
     throw err;
@@ -995,8 +922,8 @@ async function lock(cacheDir: string, log: (m: string) => void): Promise<() => P
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = await readPid(file);
-    if (holder === undefined || !alive(holder)) {
+    const holder = readPidFile(file);
+    if (holder === undefined) {
       await fsp.rm(file, { force: true });
       continue;
     }
@@ -1011,7 +938,7 @@ async function lock(cacheDir: string, log: (m: string) => void): Promise<() => P
 async function removeStale(dir: string, prefix: string, log: (m: string) => void): Promise<void> {
   for (const name of await fsp.readdir(dir)) {
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    if (!name.startsWith(prefix) || !pid || (pid !== process.pid && alive(pid))) continue;
+    if (!name.startsWith(prefix) || !pid || (pid !== process.pid && isAlive(pid))) continue;
     log(`removing ${name} left by an interrupted build`);
     await fsp.rm(path.join(dir, name), { recursive: true, force: true });
   }
@@ -1024,8 +951,7 @@ async function cleanUpAfterCrash(
   log: (m: string) => void,
 ): Promise<void> {
   const lockFile = path.join(cacheDir, 'build.lock');
-  const holder = await readPid(lockFile);
-  if (holder !== undefined && alive(holder)) return;
+  if (readPidFile(lockFile) !== undefined) return;
   await fsp.rm(lockFile, { force: true });
   const engineDir = path.join(cacheDir, 'build-engine');
   if (fs.existsSync(path.join(engineDir, 'exec')) || fs.existsSync(path.join(engineDir, 'data'))) {

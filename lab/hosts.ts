@@ -1,5 +1,5 @@
 // One lab host = a network namespace + a private mount (and UTS) namespace in which its
-// own dockerd runs and its own sshd is the main process. See LAB-RECIPE.md.
+// own dockerd runs and its own sshd is the main process. See docs/lab.md, "How a host is made".
 import {
   copyFileSync,
   existsSync,

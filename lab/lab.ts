@@ -1,4 +1,4 @@
-// `api7-ha lab up | status | down`: several real hosts on one machine (LAB-RECIPE.md).
+// `api7-ha lab up | status | down`: several real hosts on one machine (docs/lab.md).
 import {
   existsSync,
   mkdirSync,

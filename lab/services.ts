@@ -1,7 +1,7 @@
 // Root-namespace services of the lab: the two HAProxy load balancers and the echo upstream.
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive, readOwnPid, sleep, spawnDetached } from '../src/util/exec';
+import { readOwnPid, spawnDetached, terminate } from '../src/util/exec';
 import {
   CONTROL_PLANE_LB_PORT,
   DATA_PLANE_LB_PORT,
@@ -133,8 +133,5 @@ export function ensureEcho(p: ServicePaths, echoScript: string): void {
 /** Stop the process in a pid file if it is still ours, and wait until it is gone. */
 export async function stopService(pidFile: string, command: RegExp): Promise<void> {
   const pid = readOwnPid(pidFile, command);
-  if (pid === undefined) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (pid !== undefined) await terminate(pid, { graceMs: 5000 });
 }

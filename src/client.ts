@@ -1,46 +1,34 @@
 // The api7-ha command line: start, follow, query and schedule the workflows, and run
-// the embedded Temporal server, the worker and the test lab.
-// Commands load lazily: --help and --version stay fast, and operators of real clusters
-// never load the lab's code.
+// the embedded Temporal server and the worker.
+// Commands load lazily: --help and --version stay fast. The test lab's commands (`lab ...`,
+// and `up`, which deploys onto the lab) have their own entry points under lab/, run as
+// separate processes: the product's modules never import the lab.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT_CODES_HELP, exitCodeFor } from './cli/exit';
+import { Option, type Command } from 'commander';
+import { float, int, newProgram, runProgram } from './cli/program';
 import { DEFAULT_CODEC_PORT } from './temporal/server';
 import { projectRoot } from './paths';
 
-const labCli = () => import('./cli/lab.js');
 const deployCli = () => import('./cli/deploy.js');
-
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
-  return n;
-};
+/** The lab's entry points (lab/cli.ts, lab/up.ts), built beside the product. */
+const labEntry = (name: string) => path.join(projectRoot, 'dist', 'lab', `${name}.js`);
 
 export const version = (): string =>
   (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string })
     .version;
 
 export function buildProgram(): Command {
-  const program = new Command('api7-ha')
-    .description(
-      'Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.',
-    )
-    .version(version())
-    .addHelpText('after', EXIT_CODES_HELP)
-    .showHelpAfterError()
-    // Usage errors are thrown (and end with exit code 2), not exited on; subcommands inherit it.
-    .exitOverride();
+  const program = newProgram(
+    'api7-ha',
+    'Deploy API7 Enterprise in high availability over SSH with Temporal, and prove it stays available.',
+  ).version(version());
 
-  program
-    .command('up')
-    .description(
-      'the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)',
-    )
-    .addOption(new Option('--hosts <n>', 'number of lab hosts').argParser(int('--hosts')))
-    .option('--no-verify', 'skip the failure drills after the deploy')
-    .action(async (o) => (await import('./cli/up.js')).upCommand(o));
+  program.command(
+    'up',
+    'the main job on the embedded default: dev server, lab, worker, then deploy the lab (needs root)',
+    { executableFile: labEntry('up') },
+  );
 
   program
     .command('server')
@@ -52,7 +40,7 @@ export function buildProgram(): Command {
     .option('--db-file <path>', 'SQLite file that keeps history across restarts')
     .option('--ip <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'gRPC port', int('--port'), 7233)
-    .option('--ui-port <port>', 'Web UI port', int('--ui-port'), 8233)
+    .option('--ui-port <port>', 'Web UI port (default: the gRPC port + 1000)', int('--ui-port'))
     .option(
       '--codec-port <port>',
       'loopback port of the codec server the Web UI decodes payloads with',
@@ -117,11 +105,6 @@ export function buildProgram(): Command {
     .description('cancel the running deploy of a cluster')
     .action(async (cluster: string) => (await deployCli()).cancelCommand(cluster));
 
-  const float = (name: string) => (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-    return n;
-  };
   const verifyOptions = (cmd: Command) =>
     cmd
       .option(
@@ -267,7 +250,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port', int('--port'), DEFAULT_CODEC_PORT)
     .option(
       '--origin <url>',
-      'a Web UI origin allowed to call it, repeatable (default: TEMPORAL_UI_URL or http://localhost:8233)',
+      'a Web UI origin allowed to call it, repeatable (default: the UI printed links open, see TEMPORAL_UI_URL)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .action(async (o) => void (await (await import('./cli/codec.js')).codecServerCommand(o)));
@@ -279,47 +262,13 @@ export function buildProgram(): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .action(async (o) => (await import('./cli/inventory.js')).checkInventory(o.inventory));
 
-  const lab = program
-    .command('lab')
-    .description('the test lab: several real hosts (sshd + Docker) on this machine; needs root');
-  lab
-    .command('build')
-    .description(
-      'build the lab artifacts: etcd image tarball and vendor bundles with stand-in images',
-    )
-    .option('--force', 'rebuild even when up to date')
-    .action(async (o) => void (await (await labCli()).buildArtifacts(o.force)));
-  lab
-    .command('up')
-    .description(
-      'start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml',
-    )
-    .addOption(new Option('--hosts <n>', 'number of hosts (ha1..haN)').argParser(int('--hosts')))
-    .action(async (o) => console.log(await (await labCli()).labUpCommand(o.hosts)));
-  lab
-    .command('status')
-    .description('show the lab hosts and their Docker engines')
-    .option('--json', 'machine-readable output')
-    .action(async (o) => (await labCli()).labStatusCommand(Boolean(o.json)));
-  lab
-    .command('down')
-    .description('remove everything the lab made')
-    .action(async () => (await labCli()).labDownCommand());
+  program.command(
+    'lab',
+    'the test lab: several real hosts (sshd + Docker) on this machine; needs root',
+    { executableFile: labEntry('cli') },
+  );
 
   return program;
 }
 
-if (require.main === module || process.argv[1]?.endsWith('api7-ha')) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((e: unknown) => {
-      // commander has already printed its own usage errors (and help or the version).
-      if (!(e instanceof CommanderError))
-        console.error(
-          e instanceof Error && e.name === 'InventoryError'
-            ? e.message
-            : `error: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      process.exit(exitCodeFor(e));
-    });
-}
+if (require.main === module || process.argv[1]?.endsWith('api7-ha')) runProgram(buildProgram());

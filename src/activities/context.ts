@@ -23,6 +23,17 @@ export interface StepResult {
   host: string;
   changed: boolean;
   detail: string;
+  /** A serving component needs a restart that was left to the rolling pass. */
+  restartDeferred?: boolean;
+}
+
+/** How a dashboard or gateway step may treat a container that is serving. */
+export interface StartOptions {
+  /**
+   * Start what is not running, but leave a running container whose config changed for a
+   * later call without this flag (the deploy restarts those at most half at a time).
+   */
+  deferRestart?: boolean;
 }
 
 /**

@@ -1,8 +1,10 @@
 // Phases 5-6: start each etcd member with the guide's `docker run`, then wait for quorum.
 import { ApplicationFailure } from '@temporalio/common';
 import { EtcdAuthenticationFailedError } from 'etcd3';
+import { forceRemoveContainerArgv, startContainerArgv } from '../commands/docker';
 import {
   etcdConfigHash,
+  etcdEndpoint,
   etcdEndpoints,
   etcdMembers,
   etcdRunArgv,
@@ -10,41 +12,18 @@ import {
   parseInspect,
 } from '../commands/etcd';
 import { clientTlsSources, memberTlsFiles } from '../commands/etcd-tls';
-import { stagedPath } from '../commands/layout';
+import { findHost, stagedPath } from '../commands/layout';
 import { EtcdAuthError, ensureEtcdAuth } from '../etcd/auth';
-import { clusterHealth, type ClusterHealth, type EtcdAccess } from '../etcd/health';
 import {
-  etcdPassword,
-  heartbeat,
-  pollUntil,
-  withHost,
-  type DeployInput,
-  type LiveDetail,
-  type StepResult,
-} from './context';
+  clusterHealth,
+  memberHealth,
+  memberKvHash,
+  type ClusterHealth,
+  type EtcdAccess,
+} from '../etcd/health';
+import { etcdPassword, pollUntil, withHost, type DeployInput, type StepResult } from './context';
+import { ensureImage } from './images';
 import { putTlsFiles, readTlsFile } from './remote-files';
-import type { SshSession } from '../ssh/session';
-
-export async function ensureImage(
-  ssh: SshSession,
-  image: string,
-  tarball?: string,
-): Promise<boolean> {
-  if ((await ssh.execRaw(['docker', 'image', 'inspect', '--format', '{{.Id}}', image])).code === 0)
-    return false;
-  if (!tarball) {
-    await ssh.exec(['docker', 'pull', image]);
-    return true;
-  }
-  heartbeat({ host: ssh.target.name, loading: tarball.split('/').at(-1)! } satisfies LiveDetail);
-  await ssh.exec(['docker', 'load', '-i', tarball]);
-  if ((await ssh.execRaw(['docker', 'image', 'inspect', image])).code !== 0)
-    throw ApplicationFailure.nonRetryable(
-      `${ssh.target.name}: ${tarball} did not contain image ${image}`,
-      'ArtifactError',
-    );
-  return true;
-}
 
 export async function startEtcdMember(input: DeployInput, hostName: string): Promise<StepResult> {
   const inv = input.inventory;
@@ -68,7 +47,7 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
             changed: loaded || tlsChanged,
             detail: `${tlsChanged ? 'wrote TLS files, ' : ''}container ${name} already running with these settings`,
           };
-        await ssh.exec(['docker', 'start', name]);
+        await ssh.exec(startContainerArgv(name));
         return { host: hostName, changed: true, detail: `started existing container ${name}` };
       }
       if (!input.replaceEtcd)
@@ -77,7 +56,7 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
             'remove it, or deploy with --replace-etcd to replace it (the data directory is kept)',
           'EtcdConflict',
         );
-      await ssh.exec(['docker', 'rm', '-f', name]);
+      await ssh.exec(forceRemoveContainerArgv(name));
     }
     await ssh.exec(etcdRunArgv(inv, hostName));
     return {
@@ -150,4 +129,21 @@ export async function enableEtcdAuth(input: DeployInput): Promise<StepResult> {
     if (e instanceof EtcdAuthError) throw ApplicationFailure.nonRetryable(e.message, e.name);
     throw e;
   }
+}
+
+/** The member on `hostName` is healthy and has the same revision and KV hash as the others. */
+export async function etcdCaughtUp(input: DeployInput, hostName: string): Promise<boolean> {
+  const access = etcdAccess(input);
+  const me = await memberHealth(
+    access,
+    etcdEndpoint(input.inventory, findHost(input.inventory, hostName)),
+  );
+  if (!me.healthy || !me.leader || me.leader === '0') return false;
+  // Every member healthy, at the same revision, with the same backend hash.
+  const members = await Promise.all(access.endpoints.map((e) => memberHealth(access, e)));
+  if (members.some((m) => !m.healthy) || new Set(members.map((m) => m.revision)).size !== 1)
+    return false;
+  const revision = members[0]!.revision!;
+  const hashes = await Promise.all(access.endpoints.map((e) => memberKvHash(access, e, revision)));
+  return new Set(hashes).size === 1;
 }

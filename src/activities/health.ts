@@ -3,12 +3,12 @@
 // Each returns a problem a person can read, or undefined when the component is ready.
 import { containerLogsArgv, runningServiceArgv } from '../commands/docker';
 import { findHost } from '../commands/layout';
-import { bundled, componentFacts } from '../model/components';
+import { bundled, componentFacts, type ComponentName } from '../model/components';
 import type { SshSession } from '../ssh/session';
-import { httpRequest } from '../util/http';
-import type { DeployInput } from './context';
-
 import { errorText } from '../util/errors';
+import { httpRequest } from '../util/http';
+import { pollUntil, withHost, type DeployInput } from './context';
+import { etcdCaughtUp } from './etcd';
 
 /** The dashboard's metrics-free readiness: its container runs, logged the ready line, answers /ping. */
 export async function dashboardProblem(
@@ -58,5 +58,63 @@ export async function gatewayProblem(
       : `gateway on ${hostName} reports apisix_etcd_reachable 0`;
   } catch (e) {
     return `gateway on ${hostName} is not serving its metrics: ${errorText(e)}`;
+  }
+}
+
+/** Ready, and answering the test route directly (not through the load balancer). */
+export async function gatewayServing(
+  input: DeployInput,
+  hostName: string,
+): Promise<string | undefined> {
+  const inv = input.inventory;
+  const host = findHost(inv, hostName);
+  try {
+    const notReady = await gatewayProblem(input, hostName);
+    if (notReady) return notReady;
+    const r = await httpRequest(
+      `http://${host.address}:${inv.gateway.httpPort}${inv.smokeTest.uri}`,
+      { headers: { host: inv.smokeTest.host }, timeoutMs: 3000 },
+    );
+    return r.status === 200
+      ? undefined
+      : `gateway on ${hostName} answers the test route with HTTP ${r.status}`;
+  } catch (e) {
+    return `gateway on ${hostName} is not serving: ${errorText(e)}`;
+  }
+}
+
+/** Wait until the restored component is healthy again; returns how long that took. */
+export async function waitRecovered(
+  input: DeployInput,
+  hostName: string,
+  component: ComponentName,
+  timeoutMs: number,
+): Promise<number> {
+  const t0 = Date.now();
+  const [what, recovered] = recoveryCheck(input, hostName, component);
+  await pollUntil(what, async () => ((await recovered()) ? true : undefined), timeoutMs, 250);
+  return Date.now() - t0;
+}
+
+/** What "recovered" means for each component, and how to say what is awaited. */
+function recoveryCheck(
+  input: DeployInput,
+  hostName: string,
+  component: ComponentName,
+): [string, () => Promise<boolean>] {
+  switch (component) {
+    case 'data-plane':
+      return [
+        `the gateway on ${hostName} to serve again`,
+        async () => !(await gatewayServing(input, hostName)),
+      ];
+    case 'control-plane':
+      return [
+        `the dashboard on ${hostName} to be ready again`,
+        async () =>
+          !(await withHost(input, hostName, (ssh) => dashboardProblem(ssh, input, hostName))),
+      ];
+    case 'etcd':
+      return [`etcd on ${hostName} to rejoin and catch up`, () => etcdCaughtUp(input, hostName)];
   }
 }

@@ -4,17 +4,13 @@ import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
 import { shipArtifacts } from './ship';
 import { enableEtcdAuth, startEtcdMember, waitForQuorum } from './etcd';
-import { loadImages, startDashboard } from './control-plane';
-import { ensureGatewayCluster, proveTraffic, startGateway } from './data-plane';
-import {
-  checkExclusion,
-  etcdDrillChecks,
-  probeLoadBalancer,
-  startComponent,
-  steadyState,
-  stopComponent,
-  waitRecovered,
-} from './verify';
+import { loadImages } from './images';
+import { startDashboard } from './dashboard';
+import { ensureGatewayCluster, proveTraffic, startGateway } from './gateway';
+import { etcdDrillChecks, startComponent, steadyState, stopComponent } from './faults';
+import { waitRecovered } from './health';
+import { probeLoadBalancer } from './probe';
+import { checkExclusion } from '../temporal/lookup';
 import {
   checkBackupExclusion,
   pickBackupMember,

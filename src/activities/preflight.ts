@@ -17,6 +17,7 @@ import {
   probes,
   UNPRIVILEGED_PROBES,
 } from '../commands/preflight';
+import { runningContainersArgv } from '../commands/docker';
 import { sudoCheckArgv, sudoSections } from '../commands/sudo';
 import { withHost, type DeployInput } from './context';
 import type { SshSession } from '../ssh/session';
@@ -42,7 +43,7 @@ async function ourContainersRunning(ssh: SshSession, inv: Inventory): Promise<bo
     ...bundledComponents(inv).map((b) => `label=com.docker.compose.service=${b.composeService}`),
   ];
   for (const f of filters)
-    if ((await ssh.execRaw(['docker', 'ps', '-q', '--filter', f])).stdout.trim()) return true;
+    if ((await ssh.execRaw(runningContainersArgv(f))).stdout.trim()) return true;
   return false;
 }
 

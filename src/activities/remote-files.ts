@@ -62,6 +62,9 @@ export async function writeGuarded(
     throw new RemoteCommandError(ssh.target.name, `write ${file}`, r.code, r.stderr);
 }
 
+/** Called once before the first write of a step, so the step can note that it changes things. */
+export type BeforeWrite = () => Promise<void>;
+
 /** Rewrite a config file inside `dir` from its current content; write only when it differs. True when written. */
 export async function syncFile(
   ssh: SshSession,
@@ -69,10 +72,12 @@ export async function syncFile(
   file: string,
   render: (current: string) => string,
   mode = '600',
+  beforeWrite?: BeforeWrite,
 ): Promise<boolean> {
   const current = await readGuarded(ssh, dir, file);
   const content = render(current ?? '');
   if (current === content) return false;
+  await beforeWrite?.();
   await writeGuarded(ssh, dir, file, content, mode);
   return true;
 }
@@ -87,6 +92,7 @@ export async function putFile(
   file: string,
   content: Buffer,
   mode: string,
+  beforeWrite?: BeforeWrite,
 ): Promise<boolean> {
   const want = createHash('sha256').update(content).digest('hex');
   const have = await guardedExec(ssh, guardedSha256Argv(dir, file));
@@ -94,6 +100,7 @@ export async function putFile(
     await ssh.exec(chmodArgv(mode, file));
     return false;
   }
+  await beforeWrite?.();
   await writeGuarded(ssh, dir, file, content, mode);
   return true;
 }
@@ -117,13 +124,16 @@ export async function putTlsFiles(
   ssh: SshSession,
   input: DeployInput,
   files: TlsFile[],
+  beforeWrite?: BeforeWrite,
 ): Promise<boolean> {
   if (!files.length) return false;
   const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('/'))))];
   await ssh.exec(makePrivateDirsArgv(dirs));
   let changed = false;
-  for (const f of files)
-    if (await putFile(ssh, f.root, f.remote, readTlsFile(input, f), f.secret ? '600' : '644'))
+  for (const f of files) {
+    const content = readTlsFile(input, f);
+    if (await putFile(ssh, f.root, f.remote, content, f.secret ? '600' : '644', beforeWrite))
       changed = true;
+  }
   return changed;
 }

@@ -122,7 +122,10 @@ export async function codecServerCommand(opts: {
   host: string;
   origin?: string[];
 }): Promise<http.Server> {
-  const origins = opts.origin ?? [uiBase()];
+  const ui = uiBase();
+  if (!opts.origin && !URL.canParse(ui))
+    throw new RefusedInput(`TEMPORAL_UI_URL: ${ui} is not a URL like http://host:port`);
+  const origins = opts.origin ?? [new URL(ui).origin];
   for (const o of origins)
     if (!URL.canParse(o))
       throw new RefusedInput(`--origin: ${o} is not a URL like http://host:port`);

@@ -16,12 +16,20 @@ const colour: Record<string, (s: string) => string> = {
 
 export function progressTable(p: DeployProgress): string {
   const t = table({
-    head: ['host', 'roles', 'step', 'status', 'detail'],
+    head: ['host', 'roles', 'step', 'status', 'done', 'detail'],
     wordWrap: true,
-    colWidths: [8, 26, 12, 10, 60],
+    colWidths: [8, 26, 12, 10, 22, 44],
   });
   for (const [name, h] of Object.entries(p.hosts))
-    t.push([name, h.roles.join(', '), h.step, (colour[h.status] ?? String)(h.status), h.detail]);
+    t.push([
+      name,
+      h.roles.join(', '),
+      h.step,
+      (colour[h.status] ?? String)(h.status),
+      // Progress of runs recorded before per-step lists has none.
+      (h.done ?? []).join(' '),
+      h.detail,
+    ]);
   return `phase: ${pc.bold(p.phase)}  (${p.phasesDone.join(' → ') || 'starting'})\n${t.toString()}`;
 }
 

@@ -12,7 +12,10 @@ import {
   codecEndpoint,
   DEFAULT_CODEC_PORT,
   defaultDbFile,
+  defaultUiPort,
   devServerArgv,
+  forgetEmbeddedServer,
+  recordEmbeddedServer,
   uiOrigins,
   type DevServerOptions,
 } from '../temporal/server';
@@ -21,7 +24,8 @@ import { startCodecServer } from './codec';
 export const SERVER_DAEMON = 'temporal-server';
 export const CODEC_DAEMON = 'codec-server';
 
-async function serverAnswers(address: string): Promise<boolean> {
+/** True once a Temporal server answers on `address` (throws while it does not). */
+export async function serverAnswers(address: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: '1s' });
   try {
     await connection.workflowService.getSystemInfo({});
@@ -62,25 +66,30 @@ export async function startServer(
   const dbFile = opts.dbFile ?? defaultDbFile();
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const codecPort = opts.codecPort ?? DEFAULT_CODEC_PORT;
+  const uiPort = opts.uiPort ?? defaultUiPort(opts.port);
   const codec = haveKeys()
     ? {
         port: codecPort,
         endpoint: codecEndpoint(codecPort),
-        origins: uiOrigins(opts.ip, opts.uiPort),
+        origins: uiOrigins(opts.ip, uiPort),
       }
     : undefined;
-  const argv = devServerArgv({ ...opts, dbFile, codecEndpoint: codec?.endpoint });
+  const argv = devServerArgv({ ...opts, uiPort, dbFile, codecEndpoint: codec?.endpoint });
   const address = `${opts.ip ?? '127.0.0.1'}:${opts.port ?? 7233}`;
-  const ui = `http://${opts.ip ?? '127.0.0.1'}:${opts.uiPort ?? 8233}`;
+  // Listening on every address, it is still reached on loopback from this machine.
+  const uiHost = !opts.ip || opts.ip === '0.0.0.0' ? 'localhost' : opts.ip;
+  const ui = `http://${uiHost.includes(':') ? `[${uiHost}]` : uiHost}:${uiPort}`;
   if (!opts.detach) {
     const codecServer = codec
       ? await startCodecServer({ host: '127.0.0.1', port: codec.port, origins: codec.origins })
       : undefined;
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    recordEmbeddedServer({ address: `${uiHost}:${opts.port ?? 7233}`, ui, pid: process.pid });
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
     await new Promise<void>((resolve) =>
       child.on('exit', (code) => ((process.exitCode = code ?? 0), resolve())),
     );
+    forgetEmbeddedServer();
     // The codec server lives exactly as long as the dev server.
     await new Promise((r) => (codecServer ? codecServer.close(r) : r(undefined)));
     return;
@@ -98,7 +107,8 @@ export async function startServer(
       ...origins,
     ]);
   }
-  if (daemonPid(SERVER_DAEMON) === undefined) startDaemon(SERVER_DAEMON, argv);
+  const running = daemonPid(SERVER_DAEMON);
+  const pid = running ?? startDaemon(SERVER_DAEMON, argv);
   await waitFor(
     `the Temporal dev server at ${address} (log: ${daemonFiles(SERVER_DAEMON).log})`,
     () => serverAnswers(address),
@@ -112,6 +122,9 @@ export async function startServer(
       15_000,
       200,
     );
+  // A server already running keeps the record it wrote with its own ports.
+  if (running === undefined)
+    recordEmbeddedServer({ address: `${uiHost}:${opts.port ?? 7233}`, ui, pid });
   console.log(
     `Temporal dev server running: gRPC ${address}, Web UI ${ui}${codec ? ` (decrypts payloads with the codec server on ${codec.endpoint})` : ''}, history in ${dbFile}`,
   );
@@ -119,6 +132,7 @@ export async function startServer(
 
 export async function stopServer(): Promise<void> {
   const stopped = await stopDaemon(SERVER_DAEMON);
+  forgetEmbeddedServer();
   await stopDaemon(CODEC_DAEMON);
   console.log(stopped ? 'Temporal dev server stopped' : 'Temporal dev server was not running');
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadInventory } from '../config/load';
 import { findHost } from '../commands/layout';
 import { renderSudoers } from '../commands/sudo';
+import { sshSettings } from '../model/hosts';
 import { RefusedInput } from './exit';
 
 export async function hostsSudoersCommand(opts: {
@@ -17,7 +18,7 @@ export async function hostsSudoersCommand(opts: {
     throw new RefusedInput(`--host: no host named ${opts.host} in the inventory`);
   const hosts = opts.host
     ? [findHost(inv, opts.host)]
-    : inv.hosts.filter((h) => h.ssh?.sudo ?? inv.ssh.sudo);
+    : inv.hosts.filter((h) => sshSettings(inv, h).sudo);
   if (!hosts.length) {
     console.error(
       'no host in this inventory uses ssh.sudo; --host <name> shows the rules a host would need',
@@ -26,8 +27,9 @@ export async function hostsSudoersCommand(opts: {
   }
   const source = path.relative(process.cwd(), path.resolve(opts.inventory)) || opts.inventory;
   for (const h of hosts) {
-    const user = opts.user ?? h.ssh?.user ?? inv.ssh.user;
-    if (!opts.user && !(h.ssh?.sudo ?? inv.ssh.sudo))
+    const login = sshSettings(inv, h);
+    const user = opts.user ?? login.user;
+    if (!opts.user && !login.sudo)
       console.error(
         `note: ${h.name} logs in as ${user} without sudo; these rules apply once ssh.sudo is true`,
       );

@@ -3,16 +3,19 @@
 import type { BundledComponent } from '../model/components';
 import { composeProject } from './layout';
 
-/** Running containers of a component's compose project and service (ids, one per line). */
-export const runningServiceArgv = (b: BundledComponent) => [
+/** Running containers matching every `docker ps` filter given (ids, one per line). */
+export const runningContainersArgv = (...filters: string[]) => [
   'docker',
   'ps',
   '-q',
-  '--filter',
-  `label=com.docker.compose.project=${composeProject(b.dir)}`,
-  '--filter',
-  `label=com.docker.compose.service=${b.composeService}`,
+  ...filters.flatMap((f) => ['--filter', f]),
 ];
+/** Running containers of a component's compose project and service. */
+export const runningServiceArgv = (b: BundledComponent) =>
+  runningContainersArgv(
+    `label=com.docker.compose.project=${composeProject(b.dir)}`,
+    `label=com.docker.compose.service=${b.composeService}`,
+  );
 export const containerLogsArgv = (id: string) => ['docker', 'logs', id];
 /** `<running> <image id>` per container. */
 export const containerStatesArgv = (ids: string[]) => [
@@ -34,5 +37,10 @@ export const imageIdArgv = (image: string) => [
   image,
 ];
 export const loadImageArgv = (file: string) => ['docker', 'load', '-i', file];
+export const pullImageArgv = (image: string) => ['docker', 'pull', image];
+/** A stopped container by name (etcd's, which `docker run` made). */
+export const startContainerArgv = (name: string) => ['docker', 'start', name];
+/** A container by name, running or not (etcd's, replaced with --replace-etcd). */
+export const forceRemoveContainerArgv = (name: string) => ['docker', 'rm', '-f', name];
 /** Exits 0 when the compose v2 plugin is there. */
 export const composePluginArgv = () => ['docker', 'compose', 'version'];

@@ -25,8 +25,11 @@ export function etcdMembers(inv: Inventory): EtcdMember[] {
 }
 
 /** host:port list, as conf.yaml and config.yaml want it. */
+/** Where the worker reaches one member (`address:clientPort`). */
+export const etcdEndpoint = (inv: Inventory, host: Host) =>
+  `${host.address}:${inv.etcd.clientPort}`;
 export const etcdEndpoints = (inv: Inventory) =>
-  etcdMembers(inv).map((m) => `${m.host.address}:${inv.etcd.clientPort}`);
+  etcdMembers(inv).map((m) => etcdEndpoint(inv, m.host));
 
 export function etcdMember(inv: Inventory, hostName: string): EtcdMember {
   const m = etcdMembers(inv).find((x) => x.host.name === hostName);

@@ -56,6 +56,14 @@ export const guardedSha256Argv = (dir: string, file: string) => guarded('sha256'
 export const guardedWriteArgv = (dir: string, file: string, mode: string) =>
   guarded('write', dir, file, mode);
 
+/**
+ * In a dashboard's or gateway's bundle dir while its config is changed but its container
+ * not yet recreated: a step that crashed in between still owes the restart. Empty (or
+ * missing) when nothing is owed.
+ */
+export const RESTART_MARKER = '.api7-ha-restart-pending';
+export const restartMarkerPath = (dir: string) => `${dir}/${RESTART_MARKER}`;
+
 /** Beside an unpacked bundle: the sha256 of the tarball it came from. */
 export const BUNDLE_MARKER = '.api7-ha-bundle-sha256';
 export const bundleMarkerPath = (bundle: FileArtifact, installDir: string) =>

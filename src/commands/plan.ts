@@ -5,6 +5,7 @@ import { quote } from 'shell-quote';
 import type { Inventory } from '../config/inventory';
 import { composeArgv, type ComposeFlavor } from './compose';
 import { REDACTED, renderDashboardConf, renderGatewayConfig } from './config-files';
+import { loadImageArgv } from './docker';
 import { etcdRunArgv } from './etcd';
 import {
   clientTlsFiles,
@@ -15,6 +16,7 @@ import {
   type TlsFile,
 } from './etcd-tls';
 import { bundledOn, configPath, hasRole } from '../model/components';
+import { sshSettings } from '../model/hosts';
 import { artifactsFor, composeProject, directoriesFor, stagedPath } from './layout';
 import { makeDirArgv, unpackBundleArgv } from './files';
 import { incomingDirArgv, placeArgv, uploadPaths } from './staging';
@@ -42,10 +44,7 @@ export function deployPlan(
   const plan: Record<string, PlanStep[]> = {};
   for (const host of inv.hosts) {
     const steps: PlanStep[] = [];
-    const login = {
-      user: host.ssh?.user ?? inv.ssh.user,
-      sudo: host.ssh?.sudo ?? inv.ssh.sudo,
-    };
+    const login = sshSettings(inv, host);
     if (login.sudo)
       steps.push({
         phase: 'login',
@@ -74,7 +73,7 @@ export function deployPlan(
       if (inv.etcd.imageTarball)
         steps.push({
           phase: 'etcd',
-          run: ['docker', 'load', '-i', stagedPath(inv.etcd.imageTarball)],
+          run: loadImageArgv(stagedPath(inv.etcd.imageTarball)),
           when: `unless ${inv.etcd.image} is present`,
         });
       steps.push(...tlsUploads(memberTlsFiles(inv, host.name), 'etcd', baseDir));
@@ -93,7 +92,7 @@ export function deployPlan(
       });
       steps.push({
         phase: 'images',
-        run: ['docker', 'load', '-i', `${b.dir}/images/<each>.tar.gz`],
+        run: loadImageArgv(`${b.dir}/images/<each>.tar.gz`),
         when: `unless ${b.image} is present`,
       });
     }

@@ -17,6 +17,7 @@ import {
   guardedReadArgv,
   guardedSha256Argv,
   guardedWriteArgv,
+  restartMarkerPath,
   readImageManifestsArgv,
   unpackBundleArgv,
 } from './files';
@@ -147,10 +148,12 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
     });
     sections.push({
       name: 'CONFIG',
-      why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed, never follows a link, and so are its arguments).',
+      why: 'dashboards, gateways: read the config file, write it when it differs (content on\nstdin, mode 600; the script is fixed, never follows a link, and so are its arguments),\nand the marker of a restart that change still owes.',
       rules: bundles.flatMap((b) => [
         { argv: guardedReadArgv(b.dir, configPath(b)) },
         { argv: guardedWriteArgv(b.dir, configPath(b), '600') },
+        { argv: guardedReadArgv(b.dir, restartMarkerPath(b.dir)) },
+        { argv: guardedWriteArgv(b.dir, restartMarkerPath(b.dir), '600') },
       ]),
     });
     sections.push({

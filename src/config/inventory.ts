@@ -2,7 +2,7 @@
 // Every value that can reach a remote shell is constrained here, so nothing hostile
 // gets past validation; secrets appear only as references (env:NAME or file:PATH).
 import { z } from 'zod';
-import { componentPorts } from '../model/components';
+import { hostPorts } from '../model/hosts';
 
 export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
@@ -420,13 +420,23 @@ export const inventorySchema = z
     smokeTest: smokeTestSchema,
     deploy: z
       .strictObject({
-        /** How many hosts are worked on at once within a phase. */
+        /** How many quick host steps (checks, config, container starts) run at once. */
         parallelism: z
           .number()
           .int()
           .min(1, { error: 'must be at least 1' })
           .max(64, { error: 'must be at most 64' })
-          .default(5),
+          .default(16),
+        /**
+         * How many uploads and `docker load`s run at once: they share the operator's
+         * uplink and are heavy on each host, so they are bounded apart from quick steps.
+         */
+        transferParallelism: z
+          .number()
+          .int()
+          .min(1, { error: 'must be at least 1' })
+          .max(64, { error: 'must be at most 64' })
+          .default(8),
         /**
          * Seconds to wait after a running dashboard or gateway was restarted, before the
          * next one goes down, so the load balancer's health checks take it back first.
@@ -437,7 +447,7 @@ export const inventorySchema = z
           .max(300, { error: 'must be between 0 and 300' })
           .default(5),
       })
-      .default({ parallelism: 5, restartPauseSeconds: 5 }),
+      .default({ parallelism: 16, transferParallelism: 8, restartPauseSeconds: 5 }),
     backup: backupSchema.default({ keep: DEFAULT_BACKUP_KEEP }),
   })
   .superRefine((inv, ctx) => {
@@ -538,7 +548,7 @@ export const inventorySchema = z
 
     // Ports that share a host must not collide.
     inv.hosts.forEach((h, i) => {
-      const used = new Map<number, string>([[h.ssh?.port ?? inv.ssh.port, 'ssh.port']]);
+      const used = new Map<number, string>();
       const claim = (p: number, what: string) => {
         const other = used.get(p);
         if (other)
@@ -549,7 +559,7 @@ export const inventorySchema = z
           });
         else used.set(p, what);
       };
-      for (const p of componentPorts(inv, h)) claim(p.port, p.field);
+      for (const p of hostPorts(inv, h)) claim(p.port, p.field);
     });
   });
 

@@ -1,49 +1,30 @@
-// From an inventory host to an SSH target: per-host settings over the defaults, the jump
-// hosts on the way, and private keys resolved from their references at the last moment
-// (never passed around).
-import type { Host, Inventory, JumpHost } from '../config/inventory';
+// From an inventory host to an SSH target: the effective settings (src/model/hosts.ts,
+// per-host over the defaults), the jump hosts on the way, and private keys resolved from
+// their references at the last moment (never passed around).
+import type { Host, Inventory } from '../config/inventory';
 import { localFile, resolveSecret } from '../config/secrets';
+import { sshSettings, type FieldRef } from '../model/hosts';
 import type { SshHop, SshTarget } from './session';
 
-/** A jump host as the inventory gives it, with the field that defines it. */
-export interface JumpHopSpec {
-  hop: JumpHost;
-  field: string;
-}
+const privateKey = (key: FieldRef, baseDir: string) => resolveSecret(key.ref, key.field, baseDir);
 
-/**
- * The jump hosts on the way to `host`, nearest first: its own hosts[].ssh.jump (where `[]`
- * means a direct connection), else ssh.jump, else none. Pure.
- */
-export function jumpHops(inv: Inventory, host: Host): JumpHopSpec[] {
-  const own = host.ssh?.jump;
-  const [route, field] =
-    own !== undefined
-      ? [own, `hosts[${inv.hosts.indexOf(host)}].ssh.jump`]
-      : [inv.ssh.jump ?? [], 'ssh.jump'];
-  return route.map((hop, i) => ({ hop, field: `${field}[${i}]` }));
-}
+const knownHostsFile = (file: string | undefined, baseDir: string) =>
+  file ? localFile(file, baseDir) : undefined;
 
 /** The jump hosts on the way to `host`, ready to log in to (keys resolved). */
 export function jumpTargets(inv: Inventory, host: Host, baseDir: string): SshHop[] {
-  const knownHostsFile = knownHosts(inv, baseDir);
-  return jumpHops(inv, host).map(({ hop, field }) => ({
-    name: hop.name ?? hop.address,
+  const ssh = sshSettings(inv, host);
+  return ssh.jump.map((hop) => ({
+    name: hop.name,
     address: hop.address,
     port: hop.port,
-    // The jump host's account is not the target's: it defaults to ssh's, not hosts[].ssh's.
-    user: hop.user ?? inv.ssh.user,
-    privateKey: hop.privateKey
-      ? resolveSecret(hop.privateKey, `${field}.privateKey`, baseDir)
-      : resolveSecret(inv.ssh.privateKey, 'ssh.privateKey', baseDir),
+    user: hop.user,
+    privateKey: privateKey(hop.privateKey, baseDir),
     pinnedHostKey: hop.hostKey,
-    knownHostsFile,
-    field,
+    knownHostsFile: knownHostsFile(ssh.knownHosts, baseDir),
+    field: hop.field,
   }));
 }
-
-const knownHosts = (inv: Inventory, baseDir: string) =>
-  inv.ssh.knownHosts ? localFile(inv.ssh.knownHosts, baseDir) : undefined;
 
 /** Where and as whom to reach `host` itself (its own key not resolved). */
 export function hostEndpoint(
@@ -51,25 +32,22 @@ export function hostEndpoint(
   host: Host,
   baseDir: string,
 ): Omit<SshTarget, 'privateKey' | 'jump'> {
+  const ssh = sshSettings(inv, host);
   return {
     name: host.name,
     address: host.address,
-    port: host.ssh?.port ?? inv.ssh.port,
-    user: host.ssh?.user ?? inv.ssh.user,
-    pinnedHostKey: host.ssh?.hostKey,
-    knownHostsFile: knownHosts(inv, baseDir),
-    sudo: host.ssh?.sudo ?? inv.ssh.sudo,
+    port: ssh.port,
+    user: ssh.user,
+    pinnedHostKey: ssh.hostKey,
+    knownHostsFile: knownHostsFile(ssh.knownHosts, baseDir),
+    sudo: ssh.sudo,
   };
 }
 
 export function sshTarget(inv: Inventory, host: Host, baseDir: string): SshTarget {
-  const keyRef = host.ssh?.privateKey ?? inv.ssh.privateKey;
-  const keyField = host.ssh?.privateKey
-    ? `hosts[${inv.hosts.indexOf(host)}].ssh.privateKey`
-    : 'ssh.privateKey';
   return {
     ...hostEndpoint(inv, host, baseDir),
-    privateKey: resolveSecret(keyRef, keyField, baseDir),
+    privateKey: privateKey(sshSettings(inv, host).privateKey, baseDir),
     jump: jumpTargets(inv, host, baseDir),
   };
 }

@@ -33,3 +33,31 @@ export async function runningRuns(
     if (w.workflowId !== exceptWorkflowId) ids.push(w.workflowId);
   return ids;
 }
+
+export interface Exclusion {
+  /** Why a verification must not run now, if it must not. */
+  blockedBy?: string;
+  /** How many verifications of this cluster ran before (for rotating the faulted host). */
+  previousRuns: number;
+}
+
+/**
+ * The verifyHA activity that keeps drills away from a running deploy or verification, and
+ * counts earlier verifications (to rotate the faulted host).
+ */
+export async function checkExclusion(cluster: string, selfWorkflowId: string): Promise<Exclusion> {
+  const client = await sharedClient();
+  const deploys = await runningRuns(client, 'deployHA', cluster);
+  const verifies = await runningRuns(client, 'verifyHA', cluster, selfWorkflowId);
+  const previousRuns =
+    (await client.workflow.count(clusterRunsQuery('verifyHA', cluster))).count - 1;
+  const backups = await runningRuns(client, 'backupEtcd', cluster);
+  const blockedBy = deploys.length
+    ? `a deploy of ${cluster} is running (${deploys.join(', ')}); drills never run during a deploy`
+    : verifies.length
+      ? `another verification of ${cluster} is running (${verifies.join(', ')})`
+      : backups.length
+        ? `a backup of ${cluster} is running (${backups.join(', ')}); the etcd drill would stop its member`
+        : undefined;
+  return { blockedBy, previousRuns: Math.max(0, previousRuns) };
+}

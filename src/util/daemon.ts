@@ -3,7 +3,7 @@
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { dataDir } from '../paths';
-import { isAlive, readPidFile, sleep, spawnDetached } from './exec';
+import { readPidFile, spawnDetached, terminate } from './exec';
 
 export const daemonFiles = (name: string) => ({
   pid: path.join(dataDir, 'run', `${name}.pid`),
@@ -35,10 +35,7 @@ export async function stopDaemon(
 ): Promise<boolean> {
   const pid = daemonPid(name);
   if (pid === undefined) return false;
-  process.kill(pid, signal);
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  await terminate(pid, { signal, graceMs: timeoutMs });
   rmSync(daemonFiles(name).pid, { force: true });
   return true;
 }

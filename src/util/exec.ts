@@ -121,15 +121,43 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** A process's command line, arguments joined by spaces ('' once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 /** The pid in a pid file, only if that process's command line still matches (pids get reused). */
 export function readOwnPid(file: string, command: RegExp): number | undefined {
   const pid = readPidFile(file);
-  if (pid === undefined) return undefined;
+  return pid !== undefined && command.test(commandLine(pid)) ? pid : undefined;
+}
+
+/**
+ * Stop a process: `signal`, then SIGKILL if it still runs after graceMs. `ours` is asked
+ * again while waiting, since a pid that is gone can be reused. False when there was
+ * nothing (of ours) to stop.
+ */
+export async function terminate(
+  pid: number,
+  opts: { graceMs: number; signal?: NodeJS.Signals; ours?: () => boolean },
+): Promise<boolean> {
+  const running = () => isAlive(pid) && (opts.ours?.() ?? true);
+  if (!running()) return false;
   try {
-    return command.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))
-      ? pid
-      : undefined;
+    process.kill(pid, opts.signal ?? 'SIGTERM');
   } catch {
-    return undefined;
+    return false; // gone meanwhile
   }
+  const deadline = Date.now() + opts.graceMs;
+  while (running() && Date.now() < deadline) await sleep(100);
+  try {
+    if (running()) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  return true;
 }

@@ -22,6 +22,8 @@ export interface HostProgress {
   step: string;
   status: StepStatus;
   detail: string;
+  /** The steps this host has finished, in order. */
+  done: string[];
 }
 
 export interface DeployProgress {
@@ -45,7 +47,10 @@ export function initialProgress(
     phase: 'validate',
     phasesDone: [],
     hosts: Object.fromEntries(
-      hosts.map((h) => [h.name, { roles: h.roles, step: '-', status: 'pending', detail: '' }]),
+      hosts.map((h) => [
+        h.name,
+        { roles: h.roles, step: '-', status: 'pending', detail: '', done: [] },
+      ]),
     ),
     bytesUploaded: 0,
     changes: 0,
@@ -59,11 +64,11 @@ export function progressMarkdown(p: DeployProgress): string {
   const lines = [
     `**Deploy ${p.cluster}** — phase **${p.phase}** (${p.phasesDone.length}/${DEPLOY_PHASES.length} done)${p.clusterId ? `, gateway cluster \`${p.clusterId}\`` : ''}`,
     '',
-    '| host | roles | step | status | detail |',
-    '|---|---|---|---|---|',
+    '| host | roles | step | status | done | detail |',
+    '|---|---|---|---|---|---|',
     ...Object.entries(p.hosts).map(
       ([name, h]) =>
-        `| ${name} | ${h.roles.join(', ')} | ${h.step} | ${h.status} | ${cell(h.detail)} |`,
+        `| ${name} | ${h.roles.join(', ')} | ${h.step} | ${h.status} | ${(h.done ?? []).join(' → ')} | ${cell(h.detail)} |`,
     ),
   ];
   if (p.error) lines.push('', `**Failed:** ${cell(p.error)}`);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
-import type { DeployInput } from '../../src/activities/context';
+import type { DeployInput, StartOptions } from '../../src/activities/context';
 import { deployWorkflowId, rootMessage, startDeploy } from '../../src/cli/deploy';
 import type { LoadedInventory } from '../../src/config/load';
 import { localFile } from '../../src/config/secrets';
@@ -33,11 +33,15 @@ import { containerSnapshot, curlThroughDataPlane, etcdctl, wipeHosts } from '../
 import {
   activityKey,
   attemptsByScheduledId,
+  completedAt,
   scheduledActivities,
   workflowHistory,
+  type ScheduledActivity,
 } from '../support/history';
 import { labSecrets, sharedLab, sshAsRoot } from '../support/lab';
 import { renderSudoers } from '../../src/commands/sudo';
+import { restartMarkerPath } from '../../src/commands/files';
+import { bundled } from '../../src/model/components';
 import { dataConverter, EncryptionCodec, loadCodecKeys } from '../../src/temporal/codec';
 import { testClient, testServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker';
@@ -259,6 +263,33 @@ async function underTraffic<T>(fn: () => Promise<T>): Promise<{ result: T; traff
   }
 }
 
+/** The gateway starts of a run: first passes, and restarts of serving gateways. */
+async function gatewayStarts(runId: string) {
+  const events = await workflowHistory(server.address, deployWorkflowId('lab'), runId);
+  const all = scheduledActivities(events).filter((a) => a.type === 'startGateway');
+  const deferred = (a: ScheduledActivity) =>
+    (a.args[4] as StartOptions | undefined)?.deferRestart === true;
+  return { events, firstPass: all.filter(deferred), restarts: all.filter((a) => !deferred(a)) };
+}
+
+/** A fresh cluster's gateways were started side by side: both before either finished. */
+async function assertStartedAtOnce(runId: string) {
+  const { events, firstPass, restarts } = await gatewayStarts(runId);
+  assert.equal(firstPass.length, 2);
+  assert.deepEqual(restarts, [], 'nothing was serving, so nothing was restarted');
+  const firstDone = Math.min(...firstPass.map((a) => completedAt(events, a)!));
+  for (const a of firstPass)
+    assert.ok(Number(a.eventId) < firstDone, `${a.host}: started before any gateway was up`);
+}
+
+/** Serving gateways were restarted one at a time: the second after the first completed. */
+async function assertRolledOneAtATime(runId: string) {
+  const { events, restarts } = await gatewayStarts(runId);
+  assert.equal(restarts.length, 2, 'both gateways were serving and restarted');
+  const firstDone = completedAt(events, restarts[0]!);
+  assert.ok(firstDone && Number(restarts[1]!.eventId) > firstDone);
+}
+
 describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   before(async () => {
     lab = await sharedLab();
@@ -308,6 +339,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
     );
     await assertHealthyCluster(first.summary);
     await assertEtcdLockedDown(first.summary.clusterId);
+    await assertStartedAtOnce(first.runId);
   });
 
   it('replays the recorded history against the current workflow code', async () => {
@@ -331,6 +363,37 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
       'the gateway cluster is found by name, not created again',
     );
     assert.deepEqual(await containerSnapshot(lab), before);
+  });
+
+  it('a restart a crashed step still owed (config written, container not recreated) is made by the next deploy, on that host only', async () => {
+    // What a worker killed between writing ha4's config.yaml and recreating its gateway leaves.
+    const dir = bundled(lab.inventory, 'data-plane').dir;
+    const root = await sshAsRoot(lab, 'ha4');
+    try {
+      await root.exec(['sh', '-c', 'echo "config changed" > "$1"', 'sh', restartMarkerPath(dir)]);
+    } finally {
+      root.close();
+    }
+    const before = await containerSnapshot(lab);
+    const { summary, runId } = await deployAndWait();
+    assert.match(summary.steps.ha4!.join('\n'), /restarted api7-gateway/);
+    const after = await containerSnapshot(lab);
+    const gateway = (h: string, snap: typeof before) =>
+      snap[h]!.find((c) => c.name.includes('gateway'))!;
+    assert.notEqual(gateway('ha4', after).startedAt, gateway('ha4', before).startedAt);
+    assert.deepEqual(gateway('ha5', after), gateway('ha5', before), 'ha5 owed nothing');
+    const { restarts } = await gatewayStarts(runId);
+    assert.deepEqual(
+      restarts.map((a) => a.host),
+      ['ha4'],
+      'the serving gateway waited for the rolling pass',
+    );
+    const check = await sshAsRoot(lab, 'ha4');
+    try {
+      assert.equal((await check.exec(['cat', restartMarkerPath(dir)])).trim(), '', 'paid');
+    } finally {
+      check.close();
+    }
   });
 
   it('refuses a second concurrent deploy of the same cluster', async () => {
@@ -384,18 +447,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
         assert.deepEqual(names, [`${newTop.replace(/[^a-z0-9-]/g, '')}_api7-gateway_1`], h.name);
       } else assert.deepEqual(after[h.name], before[h.name], `${h.name} was not touched`);
     }
-    // Rolling: the second gateway's step was scheduled only after the first one completed.
-    const events = await workflowHistory(server.address, deployWorkflowId('lab'), result.runId);
-    const steps = scheduledActivities(events).filter((a) => a.type === 'startGateway');
-    assert.equal(steps.length, 2);
-    const firstDone = events.find(
-      (e) =>
-        e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED' &&
-        String(
-          (e.activityTaskCompletedEventAttributes as { scheduledEventId: string }).scheduledEventId,
-        ) === String(steps[0]!.eventId),
-    );
-    assert.ok(firstDone && Number(steps[1]!.eventId) > Number(firstDone.eventId));
+    await assertRolledOneAtATime(result.runId);
   });
 
   it('a bundle with a new image under the same tag is loaded and the gateways recreated on it, one at a time, under traffic', async () => {
@@ -468,6 +520,7 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
       await installSudoRules(lab.inventory);
     }
     assertTrafficKeptFlowing(traffic);
+    await assertRolledOneAtATime(result.runId);
     for (const h of lab.inventory.hosts.filter((x) => x.roles.includes('data-plane'))) {
       const steps = result.summary.steps[h.name]!.join('\n');
       assert.match(steps, new RegExp(`loaded ${image.replace(/[.]/g, '\\.')}`), steps);
@@ -719,7 +772,12 @@ describe('deployHA on the lab', { timeout: 30 * 60_000 }, () => {
   it('survives a worker killed with SIGKILL during the etcd phase', async () => {
     await wipeHosts(lab);
     const handle = await startDeploy(client, input);
-    await waitForProgress((p) => p.phase === 'etcd' || p.phase === 'quorum');
+    // Hosts move on at their own pace: wait for an etcd member being started, or quorum.
+    await waitForProgress(
+      (p) =>
+        p.phase === 'quorum' ||
+        Object.values(p.hosts).some((h) => h.step === 'etcd' && h.status === 'running'),
+    );
     await worker.kill('SIGKILL');
     workerLogs.push(worker.output());
     worker = await startWorkerProcess(server.address);

@@ -7,13 +7,14 @@
 import '../support/quiet';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { quote as shellQuote } from 'shell-quote';
 import type { DeployInput } from '../../src/activities/context';
 import type { LiveDetail } from '../../src/activities/context';
 import { deployWorkflowId, startDeploy } from '../../src/cli/deploy';
@@ -32,6 +33,7 @@ import { startWorkerProcess, type WorkerProcess } from '../support/worker';
 const server = testServer(47233);
 const artifacts = path.join(dataDir, 'test-artifacts', 'ui');
 const ESC = '\x1b';
+type Payload = { metadata: { encoding: string } };
 let lab: LoadedInventory;
 let worker: WorkerProcess;
 let connection: Connection;
@@ -44,11 +46,24 @@ let verify: { workflowId: string; runId: string; journal: Journal };
 const historyUrl = (r: { workflowId: string; runId: string }) =>
   `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(r.workflowId)}/${r.runId}/history`;
 
-type Body = { document: { body: { innerText: string } } };
+/** A pattern of "name" in quotes, straight or as the UI's markdown typesets them (“name”). */
+const quoted = (name: string) => `["“]${name}["”]`;
 
 /**
- * The text of a run's page (or one of its tabs) once it shows everything expected, as
- * strings or patterns; a screenshot and the text are kept either way.
+ * What the page shows as text: its own and that of its frames, for the UI renders
+ * markdown (summaries, details, current details) in a frame of its own (`/render`).
+ */
+async function shownText(page: Page): Promise<string> {
+  const frames = page.frames().filter((f) => f !== page.mainFrame());
+  const texts = await Promise.all(
+    [page.mainFrame(), ...frames].map((f) => f.innerText('body').catch(() => '')),
+  );
+  return texts.join('\n');
+}
+
+/**
+ * The text of a run's page (or of one of its tabs, opened by clicking it) once it shows
+ * everything expected, as strings or patterns; a screenshot and the text are kept either way.
  */
 async function pageShowing(
   page: Page,
@@ -58,31 +73,69 @@ async function pageShowing(
   tab?: string,
 ): Promise<string> {
   await page.goto(url);
-  if (tab) await page.getByRole('link', { name: tab, exact: true }).click();
-  const want = expected.map((e) => (typeof e === 'string' ? { s: e } : { re: e.source }));
+  const missing = (text: string) =>
+    expected.filter((e) => (typeof e === 'string' ? !text.includes(e) : !e.test(text)));
+  let text = '';
   try {
-    await page.waitForFunction(
-      // Runs in the page (no DOM types in this project's tsconfig).
-      (w: Array<{ s?: string; re?: string }>) => {
-        const text = (globalThis as unknown as Body).document.body.innerText;
-        return w.every((x) =>
-          x.s !== undefined ? text.includes(x.s) : new RegExp(x.re!).test(text),
-        );
+    // The workflow page's tabs are links with the tab role.
+    if (tab) await page.getByRole('tab', { name: tab, exact: true }).click();
+    text = await waitFor(
+      `${name}: the page showing ${expected.join(', ')}`,
+      async () => {
+        text = await shownText(page);
+        return missing(text).length === 0 && text;
       },
-      want,
-      { timeout: 30_000, polling: 250 },
+      30_000,
+      250,
     );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; missing: ${missing(text).join(', ')}`);
   } finally {
-    await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
-    writeFileSync(path.join(artifacts, `${name}.txt`), await page.innerText('body'));
+    await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+    writeFileSync(path.join(artifacts, `${name}.txt`), await shownText(page));
   }
-  return page.innerText('body');
+  return text;
 }
 
+const clientJs = path.join(projectRoot, 'dist/src/client.js');
+// As in CI: picocolors alone would colour a pipe with CI set. No TEMPORAL_UI_URL, so the
+// printed links follow the server the CLI is connected to.
+const cliEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  TEMPORAL_ADDRESS: server.address,
+  CI: 'true',
+  NO_COLOR: '',
+};
+delete cliEnv.TEMPORAL_UI_URL;
+
 const cli = (...args: string[]) =>
-  run([process.execPath, path.join(projectRoot, 'dist/src/client.js'), ...args], {
-    // As in CI: picocolors alone would colour a pipe with CI set.
-    env: { ...process.env, TEMPORAL_ADDRESS: server.address, CI: 'true', NO_COLOR: '' },
+  run([process.execPath, clientJs, ...args], { env: cliEnv, allowFailure: true });
+
+/** The CLI with its stdout redirected to a file by the shell, as in `api7-ha status lab > file`. */
+async function cliToFile(file: string, ...args: string[]) {
+  const r = await run(
+    [
+      'sh',
+      '-c',
+      'out=$1; shift; exec "$@" >"$out"',
+      'sh',
+      file,
+      process.execPath,
+      clientJs,
+      ...args,
+    ],
+    {
+      env: cliEnv,
+      allowFailure: true,
+    },
+  );
+  return { ...r, stdout: readFileSync(file, 'utf8') };
+}
+
+/** The CLI on a pseudo-terminal (util-linux `script`): what a person at a terminal sees. */
+const onTerminal = (...args: string[]) =>
+  run(['script', '-qec', shellQuote([process.execPath, clientJs, ...args]), '/dev/null'], {
+    env: { ...cliEnv, TERM: 'xterm-256color' },
     allowFailure: true,
   });
 
@@ -139,6 +192,28 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       '"apiVersion": "api7-ha/v1"', // the input, decoded
     ]);
     assert.doesNotMatch(history, /binary\/encrypted/, 'no payload is left encrypted on the page');
+    // Summary, details and current details (the per-host table) are the run's user
+    // metadata; the current details come from a query the worker answers, decoded.
+    const cluster = lab.inventory.cluster;
+    const metadata = await pageShowing(
+      page,
+      historyUrl(deploy),
+      'deploy-metadata',
+      [
+        new RegExp(
+          `Deploy API7 Enterprise HA cluster ${quoted(cluster)} on ${lab.inventory.hosts.length} hosts`,
+        ),
+        'Current Details',
+        `Deploy ${cluster} — phase done`,
+        /host\s+roles\s+step\s+status\s+detail/,
+        /ha1\s+etcd, control-plane\s+dashboard\s+done/,
+        /ha3\s+etcd\s+etcd\s+done/,
+        /ha4\s+data-plane\s+gateway\s+done/,
+        /ha5\s+data-plane\s+gateway\s+done/, // the host behind the bastion
+      ],
+      'User Metadata',
+    );
+    assert.doesNotMatch(metadata, /binary\/encrypted/, 'no metadata is left encrypted');
     await page.close();
   });
 
@@ -149,6 +224,19 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       'probe the data-plane load balancer at 20/s',
       '"verdict": "passed"',
     ]);
+    const host = verify.journal.drills[0]!.host;
+    await pageShowing(
+      page,
+      historyUrl(verify),
+      'verify-metadata',
+      [
+        new RegExp(`Verify HA of ${quoted(lab.inventory.cluster)}: data-plane drills`),
+        `Verify ${lab.inventory.cluster} — verdict passed`,
+        /drill\s+host\s+verdict\s+requests/,
+        new RegExp(`data-plane\\s+${host}\\s+passed`),
+      ],
+      'User Metadata',
+    );
     await page.close();
   });
 
@@ -161,16 +249,49 @@ describe('the Temporal Web UI in a browser, and the CLI in a log', { timeout: 15
       for (const shown of ['configure and start gateway', 'start etcd member', 'passed'])
         for (const form of [shown, Buffer.from(shown).toString('base64').slice(0, -4)])
           assert.ok(!raw.includes(form), `${r.workflowId} shows "${shown}" without the codec`);
+      // The current details, as the server hands them to the UI: ciphertext too.
+      const metadata = (
+        await run([
+          temporalBinary,
+          'workflow',
+          'metadata',
+          '--address',
+          server.address,
+          '-w',
+          r.workflowId,
+          '-r',
+          r.runId,
+          '-o',
+          'json',
+        ])
+      ).stdout;
+      const details = (JSON.parse(metadata) as { queryResult: { payloads: Payload[] } }).queryResult
+        .payloads[0]!;
+      assert.equal(Buffer.from(details.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+      for (const shown of ['phase done', 'verdict passed', 'data-plane'])
+        assert.ok(!metadata.includes(shown), `${r.workflowId}'s metadata shows "${shown}"`);
     }
   });
 
   it('`status lab > file` has no escape codes; --json parses; a missing cluster exits 3', async () => {
-    const status = await cli('status', lab.inventory.cluster);
-    assert.equal(status.code, 0, status.stderr);
     const file = path.join(artifacts, 'status.txt');
-    writeFileSync(file, status.stdout);
+    const status = await cliToFile(file, 'status', lab.inventory.cluster);
+    assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /│ ha4\s+│ data-plane\s+│/, 'the per-host table, in plain text');
     assert.ok(!status.stdout.includes(ESC), `no escape code in ${file}`);
+    // The same command on a terminal has colours: the check above can fail.
+    const tty = await onTerminal('status', lab.inventory.cluster);
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.ok(tty.stdout.includes(ESC), `colours on a terminal:\n${tty.stdout}`);
+
+    // The link it prints opens this server's Web UI (not the default port 8233), readable.
+    const link = /^\s+(http\S+\/history)$/m.exec(status.stdout)?.[1];
+    assert.ok(link, `a UI link in:\n${status.stdout}`);
+    assert.equal(new URL(link).port, new URL(server.uiUrl).port, link);
+    assert.match(link, new RegExp(`/workflows/${deploy.workflowId}/${deploy.runId}/history$`));
+    const page = await browser.newPage();
+    await pageShowing(page, link, 'status-link', ['ha4: configure and start gateway']);
+    await page.close();
 
     const json = JSON.parse((await cli('status', lab.inventory.cluster, '--json')).stdout) as {
       workflowId: string;

@@ -13,6 +13,7 @@ import { ipAllowed } from '../../lab/standins/dashboard-api';
 import { prefixRangeEnd } from '../../lab/standins/etcd-http';
 import { signToken, verifyToken } from '../../lab/standins/jwt';
 import { RoundRobin, RouteTable } from '../../lab/standins/route-table';
+import { sleep, waitFor } from '../../src/util/exec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BUNDLES = path.join(ROOT, 'dist', 'standins');
@@ -102,29 +103,6 @@ function run(
       },
     );
   });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `check` returns a truthy value; fail with `what` after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-  everyMs = 150,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 interface HttpAnswer {

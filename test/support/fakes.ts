@@ -4,6 +4,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeployActivities, VerifyActivities } from '../../src/activities';
+import type { StartOptions } from '../../src/activities/context';
 import type { ProbeStats } from '../../src/workflows/journal';
 
 export const CLUSTER_ID = '123456789012345678';
@@ -13,6 +14,9 @@ export interface Call {
   /** The host argument of per-host activities. */
   host?: string;
   args: unknown[];
+  /** When it started and ended, on one counter shared by all calls (ended: once settled). */
+  started: number;
+  ended?: number;
 }
 
 /** Everything the fakes were asked to do, in call order. */
@@ -20,6 +24,7 @@ export class Calls {
   readonly list: Call[] = [];
   private inFlight = new Map<string, number>();
   private peak = new Map<string, number>();
+  private clock = 0;
 
   names(): string[] {
     return [...new Set(this.list.map((c) => c.name))];
@@ -29,6 +34,16 @@ export class Calls {
   }
   hostsOf(name: string): string[] {
     return this.of(name).map((c) => c.host ?? '');
+  }
+  /** The call of `name` on `host` (the first, when retried). */
+  one(name: string, host?: string): Call {
+    const c = this.list.find((x) => x.name === name && x.host === host);
+    if (!c) throw new Error(`${name}${host ? ` on ${host}` : ''} was never called`);
+    return c;
+  }
+  /** Whether `a` had ended before `b` started. */
+  endedBefore(a: Call, b: Call): boolean {
+    return a.ended !== undefined && a.ended < b.started;
   }
   /** The most calls of `name` that were running at the same time. */
   maxConcurrent(name: string): number {
@@ -42,7 +57,8 @@ export class Calls {
       [string, (...args: unknown[]) => Promise<unknown>]
     >) {
       out[name] = async (...args: unknown[]) => {
-        this.list.push({ name, host: hostArg(name, args), args });
+        const call: Call = { name, host: hostArg(name, args), args, started: ++this.clock };
+        this.list.push(call);
         const now = (this.inFlight.get(name) ?? 0) + 1;
         this.inFlight.set(name, now);
         this.peak.set(name, Math.max(now, this.peak.get(name) ?? 0));
@@ -50,6 +66,7 @@ export class Calls {
           return await fn(...args);
         } finally {
           this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
+          call.ended = ++this.clock;
         }
       };
     }
@@ -98,6 +115,23 @@ export async function untilCancelled(): Promise<never> {
 }
 
 const step = (host: string, detail: string) => ({ host, changed: true, detail });
+
+/**
+ * Dashboards and gateways that already serve on `serving` hosts: asked to defer, they
+ * leave their restart owed; restarting (or starting one that does not serve) takes `ms`.
+ */
+export function servingComponents(serving: string[], ms = 300): Partial<DeployActivities> {
+  const start = async (host: string, opts: StartOptions | undefined) => {
+    if (opts?.deferRestart && serving.includes(host))
+      return { host, changed: false, detail: 'restart owed', restartDeferred: true };
+    await sleep(ms);
+    return step(host, serving.includes(host) ? 'restarted' : 'started');
+  };
+  return {
+    startDashboard: async (_input, host, _flavor, opts) => start(host, opts),
+    startGateway: async (_input, host, _flavor, _clusterId, opts) => start(host, opts),
+  };
+}
 
 export function fakeDeployActivities(
   calls: Calls,

@@ -63,6 +63,8 @@ export interface ScheduledActivity {
   /** The host argument, for per-host activities. */
   host?: string;
   summary?: string;
+  /** Its decoded arguments. */
+  args: unknown[];
 }
 
 export function scheduledActivities(events: HistoryEvent[]): ScheduledActivity[] {
@@ -78,8 +80,21 @@ export function scheduledActivities(events: HistoryEvent[]): ScheduledActivity[]
         eventId: e.eventId,
         type: a.activityType.name,
         host: typeof args[1] === 'string' ? args[1] : undefined,
+        args,
       };
     });
+}
+
+/** The event id of the scheduled activity's completion, if it completed. */
+export function completedAt(events: HistoryEvent[], a: ScheduledActivity): number | undefined {
+  const done = events.find(
+    (e) =>
+      e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED' &&
+      String(
+        (e.activityTaskCompletedEventAttributes as { scheduledEventId: string }).scheduledEventId,
+      ) === String(a.eventId),
+  );
+  return done ? Number(done.eventId) : undefined;
 }
 
 /** Highest attempt number each scheduled activity reached (retries do not add events). */

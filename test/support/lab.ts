@@ -1,6 +1,6 @@
 // Tests share one lab: scripts/test.sh brings it up once; this reuses it (or starts it
 // when a test file is run on its own) and never tears it down.
-import { labUpCommand } from '../../src/cli/lab';
+import { labUpCommand } from '../../lab/cli';
 import { loadInventory, type LoadedInventory } from '../../src/config/load';
 import { resolveSecret } from '../../src/config/secrets';
 import { SshSession } from '../../src/ssh/session';

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startCodecServer } from '../../src/cli/codec';
+import { serverAnswers } from '../../src/cli/server';
 import { dataConverter } from '../../src/temporal/codec';
 import { codecEndpoint, devServerArgv, uiOrigins } from '../../src/temporal/server';
 import { waitFor } from '../../src/util/exec';
@@ -50,15 +51,7 @@ export function testServer(port: number): TestServer {
       child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
       await waitFor(
         `test Temporal server on ${address}`,
-        async () => {
-          const c = await Connection.connect({ address, connectTimeout: '1s' });
-          try {
-            await c.workflowService.getSystemInfo({});
-            return true;
-          } finally {
-            await c.close();
-          }
-        },
+        () => serverAnswers(address),
         60_000,
         300,
       );

@@ -8,10 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { BackupActivities } from '../../src/activities';
 import { checkBackupExclusion, type BackupSource } from '../../src/activities/backup';
-import { checkExclusion } from '../../src/activities/verify';
 import { MANIFEST_FORMAT } from '../../src/backup/manifest';
 import { rootMessage } from '../../src/cli/deploy';
-import { runningRuns } from '../../src/temporal/lookup';
+import { checkExclusion, runningRuns } from '../../src/temporal/lookup';
 import { backupEtcd, deployHA, verifyHA } from '../../src/workflows';
 import {
   Calls,

@@ -9,7 +9,16 @@ import type { DeployActivities } from '../../src/activities';
 import { PHASE } from '../../src/temporal/search-attributes';
 import { deployHA, deployProgressQuery } from '../../src/workflows';
 import { DEPLOY_PHASES, type DeployProgress } from '../../src/workflows/progress';
-import { Calls, CLUSTER_ID, fakeDeployActivities, fatal, sleep } from '../support/fakes';
+import {
+  Calls,
+  CLUSTER_ID,
+  fakeDeployActivities,
+  fatal,
+  servingComponents,
+  sleep,
+  type Call,
+} from '../support/fakes';
+import type { StartOptions } from '../../src/activities/context';
 import {
   deployInput,
   inventory,
@@ -76,6 +85,14 @@ function failure(run: DeployRun): ApplicationFailure {
 }
 
 const ALL_HOSTS = ['ha1', 'ha2', 'ha3', 'ha4', 'ha5'];
+
+/** The most of `calls` that were running at the same time. */
+function maxOverlap(calls: Call[]): number {
+  return Math.max(
+    0,
+    ...calls.map((a) => calls.filter((b) => b.started <= a.started && a.started < b.ended!).length),
+  );
+}
 
 describe('deployHA with fake activities', { timeout: 120_000 }, () => {
   it('runs every phase in order and reports the cluster id and changes', async () => {
@@ -159,85 +176,240 @@ describe('deployHA with fake activities', { timeout: 120_000 }, () => {
     });
   });
 
-  describe('restart bound', () => {
-    const slow = (name: 'startDashboard' | 'startGateway') =>
-      ({
-        [name]: async (_input: unknown, host: string) => {
-          await sleep(300);
-          return { host, changed: true, detail: 'restarted' };
+  describe('per-host pipelines', () => {
+    it('lets each host go on as soon as what it needs is there, not the slowest host', async () => {
+      // ha5's images are slow; ha4's gateway does not wait for them.
+      const run = await deploy({
+        loadImages: async (_input, host) => {
+          await sleep(host === 'ha5' ? 1500 : 10);
+          return { host, changed: true, detail: 'images loaded' };
         },
-      }) as Partial<DeployActivities>;
-
-    it('restarts the two dashboards one at a time', async () => {
-      const run = await deploy(slow('startDashboard'));
+      });
       assert.equal(run.error, undefined);
-      assert.deepEqual(run.calls.hostsOf('startDashboard').slice().sort(), ['ha1', 'ha2']);
-      assert.equal(run.calls.maxConcurrent('startDashboard'), 1);
+      const c = run.calls;
+      const ha4Gateway = c.one('startGateway', 'ha4');
+      assert.ok(
+        ha4Gateway.started < c.one('loadImages', 'ha5').ended!,
+        'ha4 started its gateway while ha5 was still loading images',
+      );
+      // Each link after what it needs.
+      for (const h of ['ha4', 'ha5']) {
+        const gw = c.one('startGateway', h);
+        assert.ok(
+          c.endedBefore(c.one('ensureGatewayCluster'), gw),
+          `${h}: gateway after the cluster id`,
+        );
+        assert.ok(c.endedBefore(c.one('loadImages', h), gw), `${h}: gateway after its own images`);
+      }
+      for (const h of ['ha1', 'ha2']) {
+        const db = c.one('startDashboard', h);
+        assert.ok(c.endedBefore(c.one('waitForQuorum'), db), `${h}: dashboard after quorum`);
+        assert.ok(c.endedBefore(c.one('loadImages', h), db), `${h}: dashboard after its images`);
+      }
+      for (const h of ['ha1', 'ha2', 'ha3'])
+        assert.ok(c.endedBefore(c.one('startEtcdMember', h), c.one('waitForQuorum')));
+      for (const h of ALL_HOSTS) {
+        assert.ok(c.endedBefore(c.one('prepareHost', h), c.one('shipArtifacts', h)));
+        assert.deepEqual(
+          run.progress.hosts[h]?.done.slice(0, 3),
+          ['preflight', 'prepare', 'ship'],
+          `${h}: steps in the vendor's order`,
+        );
+      }
+      assert.ok(c.endedBefore(c.one('startGateway', 'ha5'), c.one('proveTraffic')));
+      assert.ok(c.endedBefore(c.one('startDashboard', 'ha2'), c.one('proveTraffic')));
     });
 
-    it('restarts at most half of the gateways at a time', async () => {
-      const run = await deploy(slow('startGateway'), inventory({ dataPlaneHosts: 4 }));
+    it('starts the gateway cluster as soon as one dashboard is up', async () => {
+      const run = await deploy({
+        startDashboard: async (_input, host) => {
+          await sleep(host === 'ha2' ? 1500 : 10);
+          return { host, changed: true, detail: 'started' };
+        },
+      });
       assert.equal(run.error, undefined);
-      assert.deepEqual(run.calls.hostsOf('startGateway').slice().sort(), [
-        'ha4',
-        'ha5',
-        'ha6',
-        'ha7',
-      ]);
-      assert.equal(run.calls.maxConcurrent('startGateway'), 2);
+      const c = run.calls;
+      assert.ok(c.one('ensureGatewayCluster').started < c.one('startDashboard', 'ha2').ended!);
+    });
+
+    it('bounds uploads and image loads apart from quick steps', async () => {
+      const inv = inventory({ dataPlaneHosts: 6 });
+      inv.deploy.transferParallelism = 2;
+      const slow = async (_input: unknown, host: string) => {
+        await sleep(200);
+        return { host, changed: true, detail: 'done', bytesUploaded: 10, files: [] };
+      };
+      const run = await deploy({ shipArtifacts: slow, loadImages: slow, prepareHost: slow }, inv);
+      assert.equal(run.error, undefined);
+      assert.equal(run.calls.maxConcurrent('prepareHost'), 9, 'quick steps on every host at once');
+      const inFlight = Math.max(
+        run.calls.maxConcurrent('shipArtifacts'),
+        run.calls.maxConcurrent('loadImages'),
+      );
+      assert.ok(inFlight <= 2, `at most 2 transfers at once, saw ${inFlight}`);
+    });
+  });
+
+  describe('restarts only where something serves', () => {
+    it('starts every dashboard and gateway at once on a fresh cluster', async () => {
+      const run = await deploy(servingComponents([]), inventory({ dataPlaneHosts: 4 }));
+      assert.equal(run.error, undefined);
+      assert.equal(run.calls.maxConcurrent('startDashboard'), 2);
+      assert.equal(run.calls.maxConcurrent('startGateway'), 4);
+      assert.equal(run.calls.of('startGateway').length, 4, 'one call each: nothing was deferred');
+    });
+
+    it('restarts the two serving dashboards one at a time', async () => {
+      const run = await deploy(servingComponents(['ha1', 'ha2']));
+      assert.equal(run.error, undefined);
+      const restarts = run.calls
+        .of('startDashboard')
+        .filter((c) => !(c.args[3] as StartOptions | undefined)?.deferRestart);
+      assert.deepEqual(restarts.map((c) => c.host).sort(), ['ha1', 'ha2']);
+      assert.ok(run.calls.endedBefore(restarts[0]!, restarts[1]!), 'one after the other');
+      assert.deepEqual(run.progress.hosts.ha1?.detail, 'restarted');
+    });
+
+    it('restarts at most half of the serving gateways at a time', async () => {
+      const run = await deploy(
+        servingComponents(['ha4', 'ha5', 'ha6', 'ha7']),
+        inventory({ dataPlaneHosts: 4 }),
+      );
+      assert.equal(run.error, undefined);
+      const restarts = run.calls
+        .of('startGateway')
+        .filter((c) => !(c.args[4] as StartOptions | undefined)?.deferRestart);
+      assert.equal(restarts.length, 4);
+      assert.equal(maxOverlap(restarts), 2);
+    });
+
+    it('starts what does not serve at once and rolls only what does', async () => {
+      // ha4 is down (a drill stopped it, say); ha5..ha7 serve with an older config.
+      const run = await deploy(
+        servingComponents(['ha5', 'ha6', 'ha7']),
+        inventory({ dataPlaneHosts: 4 }),
+      );
+      assert.equal(run.error, undefined);
+      const gw = run.calls.of('startGateway');
+      const restarts = gw.filter((c) => !(c.args[4] as StartOptions | undefined)?.deferRestart);
+      assert.deepEqual(restarts.map((c) => c.host).sort(), ['ha5', 'ha6', 'ha7']);
+      const ha4 = gw.find((c) => c.host === 'ha4')!;
+      for (const r of restarts)
+        assert.ok(run.calls.endedBefore(ha4, r), 'the down gateway is back before any other goes');
+      assert.equal(maxOverlap(restarts), 2, 'half of 4');
     });
 
     it('never goes past deploy.parallelism', async () => {
       const run = await deploy(
-        slow('startGateway'),
+        servingComponents(['ha4', 'ha5', 'ha6', 'ha7', 'ha8', 'ha9']),
         inventory({ dataPlaneHosts: 6, parallelism: 2 }),
       );
       assert.equal(run.error, undefined);
-      assert.equal(run.calls.of('startGateway').length, 6);
       assert.equal(run.calls.maxConcurrent('startGateway'), 2, 'half of 6 is 3, parallelism is 2');
     });
   });
 
-  describe('a failure in one phase', () => {
-    // Each case fails the phase's activity (on one host, for per-host phases): the deploy
-    // fails with that message, no later phase runs, and the progress shows where it stopped.
+  describe('a failure in one step', () => {
+    // Each case fails one step (on one host, for per-host steps): the deploy fails with that
+    // message, nothing that needs the failed step runs, and the progress shows where.
     const cases: Array<{
       phase: (typeof DEPLOY_PHASES)[number];
       activity: keyof DeployActivities;
       host?: string;
       step?: string;
+      /** Calls that need the failed one (name, or name@host). */
+      never: string[];
     }> = [
-      { phase: 'validate', activity: 'validateDeploy' },
-      { phase: 'prepare', activity: 'prepareHost', host: 'ha3', step: 'prepare' },
-      { phase: 'ship', activity: 'shipArtifacts', host: 'ha2', step: 'ship' },
-      // ha3 has etcd only: a host's row shows its last step, and images run beside etcd.
-      { phase: 'etcd', activity: 'startEtcdMember', host: 'ha3', step: 'etcd' },
-      { phase: 'quorum', activity: 'waitForQuorum' },
-      { phase: 'images', activity: 'loadImages', host: 'ha4', step: 'images' },
-      { phase: 'dashboards', activity: 'startDashboard', host: 'ha1', step: 'dashboard' },
-      { phase: 'cluster', activity: 'ensureGatewayCluster' },
-      { phase: 'gateways', activity: 'startGateway', host: 'ha5', step: 'gateway' },
-      { phase: 'prove', activity: 'proveTraffic' },
+      {
+        phase: 'validate',
+        activity: 'validateDeploy',
+        never: ['preflightHost', 'prepareHost', 'shipArtifacts'],
+      },
+      {
+        phase: 'prepare',
+        activity: 'prepareHost',
+        host: 'ha3',
+        step: 'prepare',
+        never: [
+          'shipArtifacts@ha3',
+          'startEtcdMember@ha3',
+          'waitForQuorum',
+          'startDashboard',
+          'ensureGatewayCluster',
+          'startGateway',
+          'proveTraffic',
+        ],
+      },
+      {
+        phase: 'ship',
+        activity: 'shipArtifacts',
+        host: 'ha2',
+        step: 'ship',
+        never: [
+          'startEtcdMember@ha2',
+          'loadImages@ha2',
+          'waitForQuorum',
+          'startDashboard',
+          'startGateway',
+          'proveTraffic',
+        ],
+      },
+      {
+        phase: 'etcd',
+        activity: 'startEtcdMember',
+        host: 'ha3',
+        step: 'etcd',
+        never: [
+          'waitForQuorum',
+          'enableEtcdAuth',
+          'startDashboard',
+          'ensureGatewayCluster',
+          'startGateway',
+          'proveTraffic',
+        ],
+      },
+      {
+        phase: 'quorum',
+        activity: 'waitForQuorum',
+        never: [
+          'enableEtcdAuth',
+          'startDashboard',
+          'ensureGatewayCluster',
+          'startGateway',
+          'proveTraffic',
+        ],
+      },
+      {
+        phase: 'images',
+        activity: 'loadImages',
+        host: 'ha4',
+        step: 'images',
+        never: ['startGateway@ha4', 'proveTraffic'],
+      },
+      {
+        phase: 'dashboards',
+        activity: 'startDashboard',
+        host: 'ha1',
+        step: 'dashboard',
+        never: ['proveTraffic'],
+      },
+      {
+        phase: 'cluster',
+        activity: 'ensureGatewayCluster',
+        never: ['startGateway', 'proveTraffic'],
+      },
+      {
+        phase: 'gateways',
+        activity: 'startGateway',
+        host: 'ha5',
+        step: 'gateway',
+        never: ['proveTraffic'],
+      },
+      { phase: 'prove', activity: 'proveTraffic', never: [] },
     ];
-    // The activities of each phase, in phase order (etcd + quorum run beside images).
-    const activitiesOf: Record<(typeof DEPLOY_PHASES)[number], Array<keyof DeployActivities>> = {
-      validate: ['validateDeploy'],
-      preflight: ['preflightHost'],
-      prepare: ['prepareHost'],
-      ship: ['shipArtifacts'],
-      etcd: ['startEtcdMember'],
-      quorum: ['waitForQuorum', 'enableEtcdAuth'],
-      images: ['loadImages'],
-      dashboards: ['startDashboard'],
-      cluster: ['ensureGatewayCluster'],
-      gateways: ['startGateway'],
-      prove: ['proveTraffic'],
-    };
-    const concurrent = (p: string) =>
-      p === 'images' ? ['etcd', 'quorum'] : p === 'etcd' || p === 'quorum' ? ['images'] : [];
 
     for (const c of cases) {
-      it(`${c.phase}: fails with the activity's message and runs nothing after it`, async () => {
+      it(`${c.phase}: fails with the activity's message and runs nothing that needs it`, async () => {
         const message = `${c.activity} broke${c.host ? ` on ${c.host}` : ''}`;
         const real = fakeDeployActivities(new Calls())[c.activity] as (
           ...a: unknown[]
@@ -249,19 +421,13 @@ describe('deployHA with fake activities', { timeout: 120_000 }, () => {
           },
         });
         assert.equal(failure(run).message, message);
-
-        const index = DEPLOY_PHASES.indexOf(c.phase);
-        const sideBySide = concurrent(c.phase);
-        const earlier = DEPLOY_PHASES.slice(0, index).filter((p) => !sideBySide.includes(p));
-        const later = DEPLOY_PHASES.slice(index + 1).filter((p) => !sideBySide.includes(p));
-        for (const p of later)
-          for (const a of activitiesOf[p])
-            assert.deepEqual(run.calls.of(a), [], `${a} (phase ${p}) ran after ${c.phase} failed`);
-        // etcd + quorum and images finish in either order.
-        assert.deepEqual(
-          run.progress.phasesDone.filter((p) => !sideBySide.includes(p)).sort(),
-          earlier.slice().sort(),
-        );
+        for (const n of c.never) {
+          const [name, host] = n.split('@') as [string, string | undefined];
+          const ran = run.calls.of(name).filter((x) => !host || x.host === host);
+          assert.deepEqual(ran, [], `${n} ran although ${c.activity} failed`);
+        }
+        assert.ok(!run.progress.phasesDone.includes(c.phase), `${c.phase} is not done`);
+        assert.ok(!run.progress.phasesDone.includes('prove') || c.phase === 'prove');
         assert.equal(run.progress.phase, 'failed');
         assert.equal(run.progress.error, message);
         assert.equal(run.phaseAttribute, 'failed');

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { checkExclusion } from '../../src/activities/verify';
+import { checkExclusion } from '../../src/temporal/lookup';
 import { runningRuns } from '../../src/temporal/lookup';
 import { deployHA, verifyHA } from '../../src/workflows';
 import { Calls, fakeDeployActivities, fakeVerifyActivities, gate, sleep } from '../support/fakes';

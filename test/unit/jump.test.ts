@@ -11,7 +11,8 @@ import { InventoryError, validateInventory } from '../../src/config/load';
 import { SecretError } from '../../src/config/secrets';
 import { projectRoot } from '../../src/paths';
 import { HostKeyError } from '../../src/ssh/session';
-import { jumpHops, jumpTargets, sshTarget } from '../../src/ssh/targets';
+import { jumpHops } from '../../src/model/hosts';
+import { jumpTargets, sshTarget } from '../../src/ssh/targets';
 import { sshKeyRefs } from '../../src/config/ssh-key';
 import { checkInventoryLocally } from '../../src/activities/validate';
 

@@ -1,7 +1,8 @@
 // Recorded histories replay against the current workflow code: a change that breaks running
-// workflows fails here. deploy-*.json come from real runs on the lab; verify-*.json from the
-// real verifyHA on a TestWorkflowEnvironment with fake activities
-// (test/support/record-verify-histories.ts).
+// workflows fails here. deploy-fresh/noop.json come from real runs on the lab (phase by phase);
+// verify-*.json and deploy-pipelines-*.json from the real workflows on a
+// TestWorkflowEnvironment with fake activities
+// (test/support/record-histories.ts).
 import '../support/quiet';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ describe('replay of recorded histories', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   it('has recorded deployHA and verifyHA histories to replay', () => {
     assert.ok(files.filter((f) => f.startsWith('deploy-')).length >= 2);
+    assert.ok(files.filter((f) => f.startsWith('deploy-pipelines-')).length >= 3);
     assert.ok(files.filter((f) => f.startsWith('verify-')).length >= 4);
   });
   for (const file of files) {

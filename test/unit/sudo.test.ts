@@ -124,6 +124,8 @@ describe('sudo rules per host', () => {
       'find /root/api7-2.13.2209.1-dp/images -maxdepth 1 -name *.tar.gz',
       guardedReadArgv(dp, `${dp}/gateway_conf/config.yaml`).join(' '),
       guardedWriteArgv(dp, `${dp}/gateway_conf/config.yaml`, '600').join(' '),
+      guardedReadArgv(dp, `${dp}/.api7-ha-restart-pending`).join(' '),
+      guardedWriteArgv(dp, `${dp}/.api7-ha-restart-pending`, '600').join(' '),
     ]);
   });
 

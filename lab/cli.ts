@@ -1,10 +1,15 @@
-// `api7-ha lab build | up | status | down`: the test lab on this machine.
+// The lab's entry point: `api7-ha lab build | up | status | down`, the test lab on this
+// machine (docs/lab.md). The product's CLI (src/client.ts) runs this file as a separate
+// process, so nothing of the lab is in the product's module graph; `node dist/lab/cli.js
+// up` is the same as `api7-ha lab up`.
 import path from 'node:path';
-import { buildLabArtifacts } from '../../lab/artifacts';
-import { labDown, labStatus, labUp } from '../../lab/lab';
-import type { LabArtifactRefs } from '../../lab/lab-inventory';
-import { artifactsDir, cacheDir, standinsDir } from '../paths';
-import { table } from './output';
+import { Option } from 'commander';
+import { artifactsDir, cacheDir, standinsDir } from '../src/paths';
+import { table } from '../src/cli/output';
+import { int, newProgram, runProgram } from '../src/cli/program';
+import { buildLabArtifacts } from './artifacts';
+import { labDown, labStatus, labUp } from './lab';
+import type { LabArtifactRefs } from './lab-inventory';
 
 const log = (msg: string) => console.error(`[lab] ${msg}`);
 
@@ -67,3 +72,36 @@ export async function labStatusCommand(json: boolean): Promise<void> {
 export async function labDownCommand(): Promise<void> {
   await labDown({ log });
 }
+
+export function buildLabProgram() {
+  const lab = newProgram(
+    'api7-ha lab',
+    'the test lab: several real hosts (sshd + Docker) on this machine; needs root',
+  );
+  lab
+    .command('build')
+    .description(
+      'build the lab artifacts: etcd image tarball and vendor bundles with stand-in images',
+    )
+    .option('--force', 'rebuild even when up to date')
+    .action(async (o) => void (await buildArtifacts(o.force)));
+  lab
+    .command('up')
+    .description(
+      'start the lab hosts, load balancers and echo upstream; writes .data/lab/inventory.yaml',
+    )
+    .addOption(new Option('--hosts <n>', 'number of hosts (ha1..haN)').argParser(int('--hosts')))
+    .action(async (o) => console.log(await labUpCommand(o.hosts)));
+  lab
+    .command('status')
+    .description('show the lab hosts and their Docker engines')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => labStatusCommand(Boolean(o.json)));
+  lab
+    .command('down')
+    .description('remove everything the lab made')
+    .action(async () => labDownCommand());
+  return lab;
+}
+
+if (require.main === module) runProgram(buildLabProgram());

@@ -1,43 +1,23 @@
-// Phases 9-11: the gateway cluster, the gateways, and the proof that traffic flows.
+// Phases 9-11: the gateway cluster in the dashboard, the gateways, and the proof that
+// traffic flows through the data-plane load balancer.
 import { ApplicationFailure } from '@temporalio/common';
-import { DashboardApiError, DashboardClient, type Route } from '../api/dashboard';
+import type { Route } from '../api/dashboard';
 import type { ComposeFlavor } from '../commands/compose';
 import { renderGatewayConfig } from '../commands/config-files';
-import { bundled, configPath } from '../model/components';
 import { httpRequest } from '../util/http';
 import {
-  pollUntil,
-  secret,
-  withHost,
-  type DeployInput,
-  type StepResult,
   etcdPassword,
+  pollUntil,
+  type DeployInput,
+  type StartOptions,
+  type StepResult,
 } from './context';
-import { configureAndStart } from './control-plane';
+import { configureAndStart } from './compose';
+import { dashboardLogin } from './dashboard';
 import { gatewayProblem } from './health';
 
 /** A gateway waits for etcd at start; on a loaded host that takes a while. */
 const GATEWAY_START_MS = 90_000;
-
-export async function dashboardLogin(input: DeployInput): Promise<DashboardClient> {
-  const inv = input.inventory;
-  const api = new DashboardClient(inv.loadBalancers.controlPlane);
-  try {
-    await api.login(
-      inv.dashboard.username,
-      secret(input, inv.dashboard.password, 'dashboard.password'),
-    );
-  } catch (e) {
-    // Wrong credentials stay wrong; say which fields to check (never the values).
-    if (e instanceof DashboardApiError && (e.status === 401 || e.status === 403))
-      throw ApplicationFailure.nonRetryable(
-        `the dashboard refused the login of dashboard.username "${inv.dashboard.username}": check dashboard.username and dashboard.password`,
-        'LoginRefused',
-      );
-    throw e;
-  }
-  return api;
-}
 
 /** Find the gateway cluster by name through the control-plane load balancer, or create it. */
 export async function ensureGatewayCluster(
@@ -66,32 +46,39 @@ export async function ensureGatewayCluster(
   );
 }
 
+/** The gateway cluster the deploy created (by name), or the fixed one. */
+export async function findGatewayClusterId(input: DeployInput): Promise<string> {
+  const inv = input.inventory;
+  if (inv.dashboard.gatewayClusterId) return inv.dashboard.gatewayClusterId;
+  const api = await dashboardLogin(input);
+  const found = (await api.clusters()).find((c) => c.name === inv.dashboard.gatewayClusterName);
+  if (!found)
+    throw ApplicationFailure.nonRetryable(
+      `no gateway cluster "${inv.dashboard.gatewayClusterName}" in the dashboard: deploy first`,
+      'NotDeployed',
+    );
+  return found.id;
+}
+
+/** Phase 10 on one host: the gateway's config.yaml, compose up, until it reaches etcd. */
 export async function startGateway(
   input: DeployInput,
   hostName: string,
   flavor: ComposeFlavor,
   clusterId: string,
+  options: StartOptions = {},
 ): Promise<StepResult> {
   const inv = input.inventory;
-  const gateway = bundled(inv, 'data-plane');
   const secrets = { etcdPassword: etcdPassword(input) };
-  return withHost(input, hostName, async (ssh) => ({
-    host: hostName,
-    ...(await configureAndStart(ssh, input, {
-      flavor,
-      dir: gateway.dir,
-      service: gateway.composeService,
-      image: gateway.image,
-      configFile: configPath(gateway),
-      render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
-      waitReady: () =>
-        pollUntil(
-          `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
-          async () => ((await gatewayProblem(input, hostName)) ? undefined : true),
-          GATEWAY_START_MS,
-        ),
-    })),
-  }));
+  return configureAndStart(input, hostName, {
+    component: 'data-plane',
+    flavor,
+    render: (current) => renderGatewayConfig(inv, clusterId, secrets, current),
+    deferRestart: options.deferRestart,
+    problem: () => gatewayProblem(input, hostName),
+    awaiting: `the gateway on ${hostName} to report apisix_etcd_reachable 1`,
+    readyWithinMs: GATEWAY_START_MS,
+  });
 }
 
 export function smokeRoute(input: DeployInput): Route {

@@ -1,18 +1,36 @@
-// Records verifyHA histories for the replay test (test/unit/replay.test.ts): the real
+// Records workflow histories for the replay test (test/unit/replay.test.ts): the real
 // workflow code run on a local TestWorkflowEnvironment with fake activities, saved as
-// test/fixtures/histories/verify-<scenario>.json in the temporal CLI's JSON form (as the
-// deploy ones are). Re-record only on purpose, when old runs no longer need to replay:
-//   npm run build && node dist/test/support/record-verify-histories.js
+// test/fixtures/histories/verify-<scenario>.json and deploy-pipelines-<scenario>.json in
+// the temporal CLI's JSON form (deploy-fresh.json and deploy-noop.json come from real lab
+// runs of the older, phase-by-phase shape). Re-record only on purpose, when old runs no
+// longer need to replay:
+//   npm run build && node dist/test/support/record-histories.js
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { VerifyActivities } from '../../src/activities';
+import type { DeployActivities, VerifyActivities } from '../../src/activities';
 import { projectRoot } from '../../src/paths';
-import { verifyHA } from '../../src/workflows';
+import { deployHA, verifyHA } from '../../src/workflows';
 import type { VerifyInput } from '../../src/workflows/verify';
-import { Calls, fakeVerifyActivities, fatal, gate, probeStats, untilCancelled } from './fakes';
-import { inventory, startWorkflowEnv, verifyInput, withWorker } from './workflow-env';
+import {
+  Calls,
+  fakeDeployActivities,
+  fakeVerifyActivities,
+  fatal,
+  gate,
+  probeStats,
+  servingComponents,
+  untilCancelled,
+} from './fakes';
+import {
+  deployInput,
+  inventory,
+  startWorkflowEnv,
+  verifyInput,
+  withWorker,
+  type WorkflowTestEnv,
+} from './workflow-env';
 
 interface Scenario {
   name: string;
@@ -80,9 +98,53 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/** deployHA in per-host pipelines: a fresh cluster, a rolling restart, a failed step. */
+const deployScenarios: Array<{ name: string; activities: Partial<DeployActivities> }> = [
+  { name: 'fresh', activities: servingComponents([], 10) },
+  { name: 'rolling', activities: servingComponents(['ha1', 'ha2', 'ha4', 'ha5'], 10) },
+  {
+    name: 'failed',
+    activities: {
+      loadImages: async (_input, host) => {
+        if (host === 'ha4') throw fatal('ha4: the bundle holds no images');
+        return { host, changed: true, detail: 'images loaded' };
+      },
+    },
+  },
+];
+
+async function recordDeploys(t: WorkflowTestEnv) {
+  for (const s of deployScenarios) {
+    const history = await withWorker(
+      t,
+      fakeDeployActivities(new Calls(), s.activities),
+      async (taskQueue) => {
+        const handle = await t.env.client.workflow.start(deployHA, {
+          taskQueue,
+          workflowId: `deploy-${s.name}`,
+          args: [deployInput()],
+        });
+        await handle.result().catch(() => undefined);
+        return handle.fetchHistory();
+      },
+    );
+    const file = path.join(
+      projectRoot,
+      'test',
+      'fixtures',
+      'histories',
+      `deploy-pipelines-${s.name}.json`,
+    );
+    writeFileSync(file, `${historyToJSON(history)}\n`);
+    console.log(`${file}: ${history.events?.length} events`);
+  }
+}
+
 async function main() {
   const t = await startWorkflowEnv();
   try {
+    if (process.argv.includes('--deploy-only')) return await recordDeploys(t);
+    await recordDeploys(t);
     for (const s of scenarios) {
       const { activities, faulted } = s.fakes();
       const history = await withWorker(

@@ -150,17 +150,45 @@ export function buildProgram(): Command {
       .option('--markdown <file>', 'also write the report as Markdown'),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
 
+  const backupCli = () => import('./cli/backup.js');
+  const backup = program
+    .command('backup')
+    .description(
+      'take a checked etcd snapshot to this machine with its manifest, and prune past retention (workflow backup-<cluster>)',
+    )
+    .option('-i, --inventory <file>', 'inventory YAML')
+    .option(
+      '--to <dir>',
+      "directory for the backup (default: the inventory's backup.dir, else .data/backups/<cluster>)",
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => void (await (await backupCli()).backupCommand(o)));
+  backup
+    .command('list')
+    .description('list the backups of a cluster (or in a directory) with their manifests')
+    .option('-i, --inventory <file>', "inventory YAML: its cluster's backup directory")
+    .option('--dir <dir>', 'a backup directory')
+    .option('--json', 'machine-readable output')
+    // `backup` has -i and --json of its own, which commander gives to it: merge them in.
+    .action(async (_o, cmd: Command) =>
+      (await backupCli()).backupListCommand(cmd.optsWithGlobals()),
+    );
+
   const schedule = program
     .command('schedule')
-    .description('run verifyHA on a Temporal Schedule (overlap policy: skip)');
+    .description(
+      'run verifyHA (or, with --backup, backupEtcd) on a Temporal Schedule (overlap policy: skip)',
+    );
   verifyOptions(
     schedule
       .command('create')
-      .description('create the schedule verify-<cluster>')
+      .description('create the schedule verify-<cluster> (or backup-<cluster> with --backup)')
       .requiredOption('-i, --inventory <file>', 'inventory YAML')
       .option('--cron <expr>', 'cron expression, e.g. "0 3 * * *"')
       .option('--every <duration>', 'interval, e.g. 30m, 6h')
-      .option('--paused', 'create it paused'),
+      .option('--paused', 'create it paused')
+      .option('--backup', 'run etcd backups instead of the drills')
+      .option('--to <dir>', 'with --backup: directory for the backups'),
   ).action(async (o) => (await import('./cli/schedule.js')).scheduleCreate(o));
   schedule
     .command('list')
@@ -169,14 +197,26 @@ export function buildProgram(): Command {
   schedule
     .command('describe <cluster>')
     .option('--json', 'machine-readable output')
+    .option('--backup', 'the backup schedule backup-<cluster>')
     .action(async (c: string, o) =>
-      (await import('./cli/schedule.js')).scheduleDescribe(c, Boolean(o.json)),
+      (await import('./cli/schedule.js')).scheduleDescribe(
+        c,
+        Boolean(o.json),
+        o.backup ? 'backup' : 'verify',
+      ),
     );
   for (const action of ['pause', 'unpause', 'trigger', 'delete'] as const)
     schedule
       .command(`${action} <cluster>`)
-      .description(`${action} the schedule verify-<cluster>`)
-      .action(async (c: string) => (await import('./cli/schedule.js')).scheduleAction(c, action));
+      .description(`${action} the schedule verify-<cluster> (backup-<cluster> with --backup)`)
+      .option('--backup', 'the backup schedule')
+      .action(async (c: string, o) =>
+        (await import('./cli/schedule.js')).scheduleAction(
+          c,
+          action,
+          o.backup ? 'backup' : 'verify',
+        ),
+      );
 
   const hosts = program.command('hosts').description('SSH hosts: host keys and sudo rules');
   hosts

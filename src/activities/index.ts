@@ -12,6 +12,14 @@ import { etcdDrillChecks, startComponent, steadyState, stopComponent } from './f
 import { waitRecovered } from './health';
 import { probeLoadBalancer } from './probe';
 import { checkExclusion } from '../temporal/lookup';
+import {
+  checkBackupExclusion,
+  pickBackupMember,
+  pruneLocalBackups,
+  removeRemoteSnapshot,
+  storeSnapshot,
+  takeSnapshot,
+} from './backup';
 
 export const deployActivities = {
   validateDeploy,
@@ -38,8 +46,18 @@ export const verifyActivities = {
   waitRecovered,
 };
 
+export const backupActivities = {
+  checkBackupExclusion,
+  pickBackupMember,
+  takeSnapshot,
+  storeSnapshot,
+  removeRemoteSnapshot,
+  pruneLocalBackups,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
+export type BackupActivities = typeof backupActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
@@ -47,16 +65,17 @@ export type VerifyActivities = typeof verifyActivities;
  */
 export function createActivities(
   deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities {
+): DeployActivities & VerifyActivities & BackupActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
+    ...backupActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities;
+  ) as DeployActivities & VerifyActivities & BackupActivities;
 }

@@ -72,6 +72,17 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
       `a verification of ${input.inventory.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,
       'VerificationRunning',
     );
+  // Nor while an etcd backup of the cluster is being taken (docs/backup.md).
+  const backingUp = await runningRuns(
+    await activityDeps().temporalClient(),
+    'backupEtcd',
+    input.inventory.cluster,
+  );
+  if (backingUp.length)
+    throw ApplicationFailure.nonRetryable(
+      `a backup of ${input.inventory.cluster} is running (${backingUp.join(', ')}); deploys are refused while a snapshot is taken — it takes seconds to minutes, try again when it has finished`,
+      'BackupRunning',
+    );
   return result;
 }
 

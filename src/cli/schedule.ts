@@ -1,4 +1,5 @@
-// `api7-ha schedule ...`: run verifyHA on a Temporal Schedule (overlap policy: skip).
+// `api7-ha schedule ...`: run verifyHA (or, with --backup, backupEtcd) on a Temporal
+// Schedule (overlap policy: skip).
 import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -8,35 +9,52 @@ import {
 import { connectClient } from '../temporal/connection';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import type { verifyHA } from '../workflows/verify';
+import type { backupEtcd } from '../workflows/backup';
+import { loadBackupInput } from './backup';
 import { NotFound, RefusedInput } from './exit';
 import { table } from './output';
 import { loadVerifyInput, type VerifyCliOptions } from './verify';
 
-export const scheduleId = (cluster: string) => `verify-${cluster}`;
+/** What a schedule runs: the drills (verify-<cluster>) or an etcd backup (backup-<cluster>). */
+export type ScheduleKind = 'verify' | 'backup';
+export const scheduleId = (cluster: string, kind: ScheduleKind = 'verify') => `${kind}-${cluster}`;
 
 export async function scheduleCreate(
-  o: VerifyCliOptions & { cron?: string; every?: string; paused?: boolean },
+  o: VerifyCliOptions & {
+    cron?: string;
+    every?: string;
+    paused?: boolean;
+    backup?: boolean;
+    to?: string;
+  },
 ): Promise<void> {
   if (!o.inventory) throw new RefusedInput('-i <inventory> is required');
   if (!o.cron === !o.every)
     throw new RefusedInput('give exactly one of --cron "<expr>" or --every <duration>');
-  const input = await loadVerifyInput(o.inventory, o);
+  if (o.to && !o.backup) throw new RefusedInput('--to goes with --backup');
+  const kind: ScheduleKind = o.backup ? 'backup' : 'verify';
+  const input = o.backup
+    ? await loadBackupInput(o.inventory, o.to)
+    : await loadVerifyInput(o.inventory, o);
   const spec: ScheduleSpec = o.cron
     ? { cronExpressions: [o.cron] }
     : { intervals: [{ every: o.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] };
   const client = await connectClient();
   const cluster = input.inventory.cluster;
   const handle = await client.schedule.create({
-    scheduleId: scheduleId(cluster),
+    scheduleId: scheduleId(cluster, kind),
     spec,
     action: {
       type: 'startWorkflow',
-      workflowType: 'verifyHA' as unknown as typeof verifyHA,
-      workflowId: `verify-${cluster}-scheduled`,
+      workflowType: (o.backup ? 'backupEtcd' : 'verifyHA') as unknown as
+        typeof verifyHA | typeof backupEtcd,
+      workflowId: `${kind}-${cluster}-scheduled`,
       taskQueue: TASK_QUEUE,
       args: [input],
       typedSearchAttributes: [{ key: CLUSTER, value: cluster }],
-      staticSummary: `Scheduled HA verification of "${cluster}"`,
+      staticSummary: o.backup
+        ? `Scheduled etcd backup of "${cluster}"`
+        : `Scheduled HA verification of "${cluster}"`,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     state: { paused: Boolean(o.paused), note: `created by api7-ha for ${cluster}` },
@@ -66,19 +84,24 @@ export async function scheduleList(json: boolean): Promise<void> {
 async function onSchedule<T>(
   cluster: string,
   fn: (handle: ScheduleHandle) => Promise<T>,
+  kind: ScheduleKind = 'verify',
 ): Promise<T> {
   const client = await connectClient();
   try {
-    return await fn(client.schedule.getHandle(scheduleId(cluster)));
+    return await fn(client.schedule.getHandle(scheduleId(cluster, kind)));
   } catch (e) {
     if (e instanceof ScheduleNotFoundError)
-      throw new NotFound(`no schedule ${scheduleId(cluster)} (cluster "${cluster}")`);
+      throw new NotFound(`no schedule ${scheduleId(cluster, kind)} (cluster "${cluster}")`);
     throw e;
   }
 }
 
-export async function scheduleDescribe(cluster: string, json = false): Promise<void> {
-  const d = await onSchedule(cluster, (h) => h.describe());
+export async function scheduleDescribe(
+  cluster: string,
+  json = false,
+  kind: ScheduleKind = 'verify',
+): Promise<void> {
+  const d = await onSchedule(cluster, (h) => h.describe(), kind);
   if (json) {
     const action = d.action.type === 'startWorkflow' ? d.action : undefined;
     return void console.log(
@@ -116,19 +139,28 @@ export async function scheduleDescribe(cluster: string, json = false): Promise<v
       `  ran ${a.takenAt.toISOString()}: ${a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''}`,
     );
   console.log(
-    `  verdicts: api7-ha verify --last ${cluster}, or the UI with Api7Cluster = "${cluster}" AND WorkflowType = "verifyHA"`,
+    kind === 'backup'
+      ? `  backups: api7-ha backup list -i <inventory>, or the UI with Api7Cluster = "${cluster}" AND WorkflowType = "backupEtcd"`
+      : `  verdicts: api7-ha verify --last ${cluster}, or the UI with Api7Cluster = "${cluster}" AND WorkflowType = "verifyHA"`,
   );
 }
 
 export async function scheduleAction(
   cluster: string,
   action: 'pause' | 'unpause' | 'trigger' | 'delete',
+  kind: ScheduleKind = 'verify',
 ): Promise<void> {
-  await onSchedule(cluster, async (handle) => {
-    if (action === 'pause') await handle.pause('paused with api7-ha');
-    else if (action === 'unpause') await handle.unpause('unpaused with api7-ha');
-    else if (action === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
-    else await handle.delete();
-  });
-  console.log(`schedule ${scheduleId(cluster)}: ${action}${action.endsWith('e') ? 'd' : 'ed'}`);
+  await onSchedule(
+    cluster,
+    async (handle) => {
+      if (action === 'pause') await handle.pause('paused with api7-ha');
+      else if (action === 'unpause') await handle.unpause('unpaused with api7-ha');
+      else if (action === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
+      else await handle.delete();
+    },
+    kind,
+  );
+  console.log(
+    `schedule ${scheduleId(cluster, kind)}: ${action}${action.endsWith('e') ? 'd' : 'ed'}`,
+  );
 }

@@ -22,6 +22,12 @@ import {
   unpackBundleArgv,
 } from './files';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
+import {
+  handOverArgv,
+  remoteBackupDirArgv,
+  removeRemoteSnapshotArgv,
+  REMOTE_SNAPSHOT,
+} from './backup';
 
 /**
  * TLS files as activities/remote-files.ts puts them: their directories (mode 700), then
@@ -110,6 +116,19 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       rules: tlsFileRules(memberTlsFiles(inv, host.name)),
     });
 
+  if (hasRole(host, 'etcd'))
+    sections.push({
+      name: 'BACKUP',
+      why: `backup: the snapshot directory, the snapshot's sha256, ${user}'s copy to download\n(etcdctl itself runs in a container, under DOCKER), and its removal.`,
+      rules: [
+        { argv: remoteBackupDirArgv() },
+        { argv: checksumArgv(REMOTE_SNAPSHOT) },
+        { argv: incomingDirArgv(user) },
+        { argv: handOverArgv({ user, sudo: true }) },
+        { argv: removeRemoteSnapshotArgv() },
+      ],
+    });
+
   const bundles = bundledOn(inv, host);
   if (bundles.length) {
     sections.push({
@@ -153,11 +172,14 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       }),
     });
   }
-  return sections.map((s) => ({ ...s, rules: unique(s.rules) })).filter((s) => s.rules.length > 0);
+  // Each rule once, in the first section that needs it (backup shares ship's upload dir).
+  const seen = new Set<string>();
+  return sections
+    .map((s) => ({ ...s, rules: unique(s.rules, seen) }))
+    .filter((s) => s.rules.length > 0);
 }
 
-function unique(rules: SudoRule[]): SudoRule[] {
-  const seen = new Set<string>();
+function unique(rules: SudoRule[], seen: Set<string>): SudoRule[] {
   return rules.filter((r) => {
     const key = JSON.stringify(r.argv);
     if (seen.has(key)) return false;

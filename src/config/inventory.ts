@@ -389,6 +389,24 @@ const smokeTestSchema = z.strictObject({
   upstream: z.array(hostPort).min(1, { error: 'must list at least one upstream host:port' }),
 });
 
+/** How many etcd backups of the cluster `api7-ha backup` keeps (docs/backup.md). */
+export const DEFAULT_BACKUP_KEEP = 14;
+
+const backupSchema = z.strictObject({
+  /**
+   * Where backups go on the operator's (the worker's) machine; relative to the inventory.
+   * Default: <data dir>/backups/<cluster> (src/backup/local-store.ts).
+   */
+  dir: localPath.optional(),
+  /** The newest `keep` backups stay; older ones are removed after each backup. */
+  keep: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be between 1 and 1000' })
+    .max(1000, { error: 'must be between 1 and 1000' })
+    .default(DEFAULT_BACKUP_KEEP),
+});
+
 export const inventorySchema = z
   .strictObject({
     apiVersion: z.literal('api7-ha/v1', { error: 'must be "api7-ha/v1"' }),
@@ -430,6 +448,7 @@ export const inventorySchema = z
           .default(5),
       })
       .default({ parallelism: 16, transferParallelism: 8, restartPauseSeconds: 5 }),
+    backup: backupSchema.default({ keep: DEFAULT_BACKUP_KEEP }),
   })
   .superRefine((inv, ctx) => {
     const seen = (key: 'name' | 'address') => {

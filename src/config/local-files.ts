@@ -31,6 +31,8 @@ export const LOCAL_FILE_LIMITS = {
   codecKeys: 64 * KiB,
   /** Vendor bundles and image tarballs: a few hundred MiB in practice. */
   artifact: 16 * GiB,
+  /** A backup's manifest (src/backup/manifest.ts) is well under 4 KiB. */
+  backupManifest: 64 * KiB,
 } as const;
 export type LocalFileKind = keyof typeof LOCAL_FILE_LIMITS;
 

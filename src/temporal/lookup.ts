@@ -5,7 +5,7 @@ import { activityDeps } from '../activities/deps';
 
 /** Visibility query for runs of a workflow type for a cluster (values are schema-checked names). */
 export function clusterRunsQuery(
-  type: 'deployHA' | 'verifyHA',
+  type: 'deployHA' | 'verifyHA' | 'backupEtcd',
   cluster: string,
   extra = '',
 ): string {
@@ -14,7 +14,7 @@ export function clusterRunsQuery(
 
 export async function runningRuns(
   client: Client,
-  type: 'deployHA' | 'verifyHA',
+  type: 'deployHA' | 'verifyHA' | 'backupEtcd',
   cluster: string,
   exceptWorkflowId?: string,
 ): Promise<string[]> {
@@ -44,10 +44,13 @@ export async function checkExclusion(cluster: string, selfWorkflowId: string): P
   const verifies = await runningRuns(client, 'verifyHA', cluster, selfWorkflowId);
   const previousRuns =
     (await client.workflow.count(clusterRunsQuery('verifyHA', cluster))).count - 1;
+  const backups = await runningRuns(client, 'backupEtcd', cluster);
   const blockedBy = deploys.length
     ? `a deploy of ${cluster} is running (${deploys.join(', ')}); drills never run during a deploy`
     : verifies.length
       ? `another verification of ${cluster} is running (${verifies.join(', ')})`
-      : undefined;
+      : backups.length
+        ? `a backup of ${cluster} is running (${backups.join(', ')}); the etcd drill would stop its member`
+        : undefined;
   return { blockedBy, previousRuns: Math.max(0, previousRuns) };
 }

@@ -42,3 +42,8 @@ export const DRILL_STEP_TIMEOUT = '5m';
 export const RESTORE_ATTEMPTS = 30;
 /** Waiting for recovery already polls for minutes inside one attempt. */
 export const RECOVERY_ATTEMPTS = 2;
+
+/** Backup steps: a handful of retries ride out a brief SSH or etcd hiccup; the next scheduled run tries again. */
+export const BACKUP_ATTEMPTS = 5;
+/** A snapshot is taken again at most this often when the host's copy changed under the download. */
+export const BACKUP_SNAPSHOT_TRIES = 3;

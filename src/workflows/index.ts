@@ -1,3 +1,4 @@
 // Workflow entry points registered by the worker. Deterministic code only.
 export { deployHA, deployProgressQuery } from './deploy';
 export { verifyHA, verifyProgressQuery } from './verify';
+export { backupEtcd } from './backup';

@@ -51,15 +51,18 @@ export async function timedDeploy(
   const events = await workflowHistory(address, handle.workflowId, handle.firstExecutionRunId);
   return {
     wallMs,
-    steps: activitySteps(events),
+    steps: activitySteps(
+      events,
+      input.inventory.hosts.map((h) => h.name),
+    ),
     bytesUploaded: summary.bytesUploaded,
     changes: summary.changes,
     cpuBusy: (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total),
   };
 }
 
-/** Each completed activity of a run, from scheduling to completion. */
-export function activitySteps(events: HistoryEvent[]): Step[] {
+/** Each completed activity of a run, from scheduling to completion; `hosts` tells host arguments from others. */
+export function activitySteps(events: HistoryEvent[], hosts: string[]): Step[] {
   const scheduled = new Map<string, { type: string; host?: string; at: number }>();
   const seen = new Map<string, number>();
   const out: Step[] = [];
@@ -75,7 +78,7 @@ export function activitySteps(events: HistoryEvent[]): Step[] {
         : undefined;
       scheduled.set(e.eventId, {
         type: a.activityType.name,
-        host: typeof arg === 'string' ? arg : undefined,
+        host: typeof arg === 'string' && hosts.includes(arg) ? arg : undefined,
         at,
       });
     }

@@ -6,7 +6,9 @@
 // Run as root after `scripts/setup.sh`: node dist/bench/ship.js [--write docs/benchmarks.md]
 import '../test/support/quiet';
 import { statSync } from 'node:fs';
+import { quote } from 'shell-quote';
 import path from 'node:path';
+import { prepareHost } from '../src/activities/prepare';
 import { shipArtifacts } from '../src/activities/ship';
 import type { DeployInput } from '../src/activities/context';
 import { artifactsFor } from '../src/commands/layout';
@@ -34,6 +36,16 @@ async function main() {
   const input: DeployInput = { inventory: inv, baseDir: lab.baseDir };
   const key = path.join(lab.baseDir, 'ssh', 'id_ed25519');
   const knownHosts = path.join(lab.baseDir, 'ssh', 'known_hosts');
+  const sshOptions = [
+    '-i',
+    key,
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+  ];
   const rows: string[] = [];
   // A root host and, if the lab has one, the host reached through sudo.
   const hosts = [
@@ -42,7 +54,14 @@ async function main() {
   ].filter((h): h is NonNullable<typeof h> => Boolean(h));
 
   for (const host of hosts) {
-    const { user, sudo } = sshSettings(inv, host);
+    const { user, sudo, jump } = sshSettings(inv, host);
+    if (jump.length > 1) throw new Error(`${host.name}: the bench's scp takes one jump host`);
+    // Through the jump host as api7-ha goes (not ProxyJump: its ssh would not get -i).
+    const proxy =
+      jump.map((hop) => [
+        '-o',
+        `ProxyCommand=${quote(['ssh', ...sshOptions, '-p', String(hop.port), '-W', '%h:%p', `${hop.user}@${hop.address}`])}`,
+      ])[0] ?? [];
     const artifacts = artifactsFor(inv, host);
     const files = artifacts.map((a) => localFile(a.path, lab.baseDir));
     const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
@@ -53,6 +72,8 @@ async function main() {
     const again: number[] = [];
     const scp: number[] = [];
     try {
+      // The deploy's step before ship: the directories it uploads into (a fresh lab has none).
+      await prepareHost(input, host.name);
       for (let i = 0; i < ROUNDS; i++) {
         await root.exec(['rm', '-f', ...staged]);
         ours.push(await timed(() => shipArtifacts(input, host.name)));
@@ -63,14 +84,8 @@ async function main() {
             run([
               'scp',
               '-q',
-              '-i',
-              key,
-              '-o',
-              `UserKnownHostsFile=${knownHosts}`,
-              '-o',
-              'StrictHostKeyChecking=yes',
-              '-o',
-              'BatchMode=yes',
+              ...sshOptions,
+              ...proxy,
               ...files,
               `${user}@${host.address}:${scpDir}/`,
             ]),

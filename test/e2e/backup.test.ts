@@ -21,6 +21,7 @@ import { projectRoot, temporalBinary } from '../../src/paths';
 import { EncryptionCodec, loadCodecKeys } from '../../src/temporal/codec';
 import { run, waitFor } from '../../src/util/exec';
 import type { BackupInput, BackupResult } from '../../src/workflows/backup';
+import type { DeployProgress } from '../../src/workflows/progress';
 import { etcdctl } from '../support/cluster';
 import { rawHistory } from '../support/history';
 import { labSecrets, sharedLab, sshAsRoot } from '../support/lab';
@@ -309,6 +310,13 @@ describe('backupEtcd on the deployed lab', { timeout: 20 * 60_000 }, () => {
 
   it('is refused while a deploy of the cluster runs', async () => {
     const deploy = await startDeploy(client, { inventory: lab.inventory, baseDir: lab.baseDir });
+    // Past its own exclusion check (which would refuse a deploy while a backup runs).
+    await waitFor(
+      'the deploy to pass validate',
+      async () => (await deploy.query<DeployProgress>('progress')).phasesDone.includes('validate'),
+      60_000,
+      100,
+    );
     try {
       await assert.rejects(
         backup(),

@@ -1,7 +1,9 @@
 // A TestWorkflowEnvironment for workflow-logic tests: one local dev server per test file
 // (the Temporal CLI that setup builds, with the project's search attributes), the
 // workflows bundled once, and a fresh worker with fake activities per test.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -43,6 +45,27 @@ export async function startWorkflowEnv(): Promise<WorkflowTestEnv> {
     }),
   ]);
   return { env, bundle };
+}
+
+/**
+ * The calling test file's environment: started before its tests, torn down after them
+ * (the returned object is filled in by then). With `lookups`, activities that look up
+ * other runs (the exclusions between deploy, verify and backup) reach this server as a
+ * worker would: through TEMPORAL_ADDRESS, with a throw-away codec key.
+ */
+export function workflowEnvForFile(opts: { lookups?: boolean } = {}): WorkflowTestEnv {
+  const t = {} as WorkflowTestEnv;
+  before(async () => {
+    Object.assign(t, await startWorkflowEnv());
+    if (opts.lookups) {
+      process.env.TEMPORAL_ADDRESS = t.env.address;
+      process.env.API7HA_CODEC_KEYS = `test ${randomBytes(32).toString('base64')}`;
+    }
+  });
+  after(async () => {
+    await t.env?.teardown();
+  });
+  return t;
 }
 
 let queues = 0;

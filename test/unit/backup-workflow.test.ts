@@ -2,9 +2,8 @@
 // of the steps, a snapshot taken again when the host's copy changed under the download,
 // the host cleaned after a failure too, and the refusal during a deploy with the REAL
 // lookup (checkBackupExclusion against the local server).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { BackupActivities } from '../../src/activities';
 import { checkBackupExclusion, type BackupSource } from '../../src/activities/backup';
@@ -23,21 +22,13 @@ import {
 import {
   deployInput,
   inventory,
-  startWorkflowEnv,
+  workflowEnvForFile,
   verifyInput,
   withWorker,
-  type WorkflowTestEnv,
 } from '../support/workflow-env';
 
-let t: WorkflowTestEnv;
-before(async () => {
-  t = await startWorkflowEnv();
-  process.env.TEMPORAL_ADDRESS = t.env.address;
-  process.env.API7HA_CODEC_KEYS = `test ${randomBytes(32).toString('base64')}`;
-});
-after(async () => {
-  await t?.env.teardown();
-});
+// Lookups of other runs connect as the worker does.
+const t = workflowEnvForFile({ lookups: true });
 
 const source: BackupSource = {
   host: 'ha2',

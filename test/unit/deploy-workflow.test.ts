@@ -1,7 +1,7 @@
 // deployHA's logic on a local Temporal server with fake activities: phase order, preflight
 // problems gathered from every host, the restart bound, a failure in each phase, and the
 // refusal while a verification runs. No SSH, no Docker.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
@@ -19,22 +19,10 @@ import {
   type Call,
 } from '../support/fakes';
 import type { StartOptions } from '../../src/activities/context';
-import {
-  deployInput,
-  inventory,
-  startWorkflowEnv,
-  withWorker,
-  type WorkflowTestEnv,
-} from '../support/workflow-env';
+import { deployInput, inventory, workflowEnvForFile, withWorker } from '../support/workflow-env';
 import type { Inventory } from '../../src/config/inventory';
 
-let t: WorkflowTestEnv;
-before(async () => {
-  t = await startWorkflowEnv();
-});
-after(async () => {
-  await t?.env.teardown();
-});
+const t = workflowEnvForFile();
 
 let runs = 0;
 

@@ -1,9 +1,8 @@
 // The exclusion between deploys and drills, with the REAL lookup: checkExclusion and
 // runningRuns ask the local Temporal server which runs of a cluster are running, by the
 // Api7Cluster search attribute the workflows upsert. Everything else is faked.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { checkExclusion } from '../../src/temporal/lookup';
 import { runningRuns } from '../../src/temporal/lookup';
 import { deployHA, verifyHA } from '../../src/workflows';
@@ -11,22 +10,13 @@ import { Calls, fakeDeployActivities, fakeVerifyActivities, gate, sleep } from '
 import {
   deployInput,
   inventory,
-  startWorkflowEnv,
+  workflowEnvForFile,
   verifyInput,
   withWorker,
-  type WorkflowTestEnv,
 } from '../support/workflow-env';
 
-let t: WorkflowTestEnv;
-before(async () => {
-  t = await startWorkflowEnv();
-  // checkExclusion connects as the worker does: TEMPORAL_ADDRESS, and a codec key.
-  process.env.TEMPORAL_ADDRESS = t.env.address;
-  process.env.API7HA_CODEC_KEYS = `test ${randomBytes(32).toString('base64')}`;
-});
-after(async () => {
-  await t?.env.teardown();
-});
+// Lookups of other runs connect as the worker does.
+const t = workflowEnvForFile({ lookups: true });
 
 /** Wait until visibility lists the run as running (it lags the upsert a little). */
 async function visible(type: 'deployHA' | 'verifyHA', cluster: string, workflowId: string) {

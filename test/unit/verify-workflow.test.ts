@@ -1,7 +1,7 @@
 // verifyHA's logic on a local Temporal server with fake activities: drill order, the
 // faulted host's rotation, the verdict rules, cancellation during a fault (the restore
 // still runs), and the refusal while a deploy or another verification runs.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
@@ -19,21 +19,9 @@ import {
   sleep,
   untilCancelled,
 } from '../support/fakes';
-import {
-  inventory,
-  startWorkflowEnv,
-  verifyInput,
-  withWorker,
-  type WorkflowTestEnv,
-} from '../support/workflow-env';
+import { inventory, workflowEnvForFile, verifyInput, withWorker } from '../support/workflow-env';
 
-let t: WorkflowTestEnv;
-before(async () => {
-  t = await startWorkflowEnv();
-});
-after(async () => {
-  await t?.env.teardown();
-});
+const t = workflowEnvForFile();
 
 let runs = 0;
 

@@ -8,6 +8,8 @@ import type { Client } from '@temporalio/client';
 import type { DeployInput } from '../src/activities/context';
 import { startDeploy } from '../src/cli/deploy';
 import { workflowHistory, type HistoryEvent } from '../test/support/history';
+import { testClient, testServer } from '../test/support/temporal';
+import { startWorkerProcess } from '../test/support/worker';
 
 export interface Step {
   /** `shipArtifacts@ha1`; a restart in the rolling pass is `startGateway@ha4#2`. */
@@ -221,3 +223,22 @@ export function hostTable(run: DeployRun): string[] {
 }
 
 export const cores = () => os.cpus().length;
+
+/** A private Temporal dev server on `port` and a worker process for the length of `fn`. */
+export async function withDeployServer<T>(
+  port: number,
+  fn: (client: Client, address: string) => Promise<T>,
+): Promise<T> {
+  const server = testServer(port);
+  await server.start();
+  process.env.TEMPORAL_ADDRESS = server.address; // the validate step's visibility lookup
+  const worker = await startWorkerProcess(server.address);
+  const { connection, client } = await testClient(server.address);
+  try {
+    return await fn(client, server.address);
+  } finally {
+    await worker.kill();
+    await connection.close();
+    await server.dispose();
+  }
+}

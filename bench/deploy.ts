@@ -14,10 +14,16 @@ import { SshPool } from '../src/ssh/pool';
 import type { DeployInput } from '../src/activities/context';
 import { containerSnapshot, wipeHosts } from '../test/support/cluster';
 import { sharedLab } from '../test/support/lab';
-import { cores, criticalPath, hostTable, phaseTable, s, timedDeploy } from './deploy-run';
-import { testClient, testServer } from '../test/support/temporal';
-import { writeSection } from './report';
-import { startWorkerProcess } from '../test/support/worker';
+import {
+  cores,
+  criticalPath,
+  hostTable,
+  phaseTable,
+  s,
+  timedDeploy,
+  withDeployServer,
+} from './deploy-run';
+import { report } from './report';
 
 /** The same activities, one after another, in the order the vendor guide gives. */
 async function sequential(input: DeployInput): Promise<number> {
@@ -74,19 +80,14 @@ export function recreated(
 async function main() {
   const lab = await sharedLab();
   const input: DeployInput = { inventory: lab.inventory, baseDir: lab.baseDir };
-  const server = testServer(47233);
-  await server.start();
-  process.env.TEMPORAL_ADDRESS = server.address; // the validate step's visibility lookup
-  const worker = await startWorkerProcess(server.address);
-  const { connection, client } = await testClient(server.address);
-  try {
+  await withDeployServer(47233, async (client, address) => {
     await wipeHosts(lab);
-    const fresh = await timedDeploy(client, server.address, input);
+    const fresh = await timedDeploy(client, address, input);
     const cp = criticalPath(fresh.steps, input);
     const sumMs = fresh.steps.reduce((a, x) => a + x.ms, 0);
 
     const before = await containerSnapshot(lab);
-    const noop = await timedDeploy(client, server.address, input);
+    const noop = await timedDeploy(client, address, input);
     const noopRecreated = recreated(before, await containerSnapshot(lab));
 
     let seqMs = NaN;
@@ -123,19 +124,12 @@ async function main() {
       ...phaseTable(noop),
     ];
     const text = lines.join('\n');
-    console.log(text);
-    const at = process.argv.indexOf('--write');
-    if (at > 0 && process.argv[at + 1])
-      writeSection(
-        process.argv[at + 1]!,
-        'Deploy',
-        `${text}\n\nHow to read it: "one after another" calls the very same activity functions directly in the guide's order. deployHA runs every host's own chain after the global preflight (docs/deploy.md#parallelism): a link waits only for what it needs. The critical path uses those dependencies (a host's etcd and images need its artifacts; dashboards need quorum, etcd auth and their images; the gateway cluster needs the first dashboard; gateways need the cluster and their images; the proof needs every dashboard and gateway). The gap between it and the wall time is Temporal's scheduling of the activities and the workflow tasks between them.`,
-      );
-  } finally {
-    await worker.kill();
-    await connection.close();
-    await server.dispose();
-  }
+    report(
+      'Deploy',
+      text,
+      `How to read it: "one after another" calls the very same activity functions directly in the guide's order. deployHA runs every host's own chain after the global preflight (docs/deploy.md#parallelism): a link waits only for what it needs. The critical path uses those dependencies (a host's etcd and images need its artifacts; dashboards need quorum, etcd auth and their images; the gateway cluster needs the first dashboard; gateways need the cluster and their images; the proof needs every dashboard and gateway). The gap between it and the wall time is Temporal's scheduling of the activities and the workflow tasks between them.`,
+    );
+  });
 }
 main().catch((e) => {
   console.error(e);

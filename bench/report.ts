@@ -29,3 +29,11 @@ export function writeSection(file: string, title: string, body: string): void {
       : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, doc);
 }
+
+/** Print a benchmark's figures; with `--write <file>`, also put them (and how to read them) in its section. */
+export function report(title: string, text: string, howToRead = ''): void {
+  console.log(text);
+  const at = process.argv.indexOf('--write');
+  const file = at > 0 ? process.argv[at + 1] : undefined;
+  if (file) writeSection(file, title, howToRead ? `${text}\n\n${howToRead}` : text);
+}

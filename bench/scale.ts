@@ -9,10 +9,16 @@ import type { DeployInput } from '../src/activities/context';
 import { loadInventory } from '../src/config/load';
 import { labUpCommand } from '../lab/cli';
 import { wipeHosts } from '../test/support/cluster';
-import { testClient, testServer } from '../test/support/temporal';
-import { startWorkerProcess } from '../test/support/worker';
-import { cores, hostTable, phaseTable, s, timedDeploy, type DeployRun } from './deploy-run';
-import { writeSection } from './report';
+import {
+  cores,
+  hostTable,
+  phaseTable,
+  s,
+  timedDeploy,
+  withDeployServer,
+  type DeployRun,
+} from './deploy-run';
+import { report } from './report';
 
 const HOSTS = 12;
 const SMALL = 5;
@@ -25,20 +31,15 @@ async function main() {
   const gateways = (i: DeployInput) =>
     i.inventory.hosts.filter((h) => h.roles.includes('data-plane')).length;
 
-  const server = testServer(47234);
-  await server.start();
-  process.env.TEMPORAL_ADDRESS = server.address; // the validate step's visibility lookup
-  const worker = await startWorkerProcess(server.address);
-  const { connection, client } = await testClient(server.address);
-  try {
+  await withDeployServer(47234, async (client, address) => {
     const runs: Array<{ name: string; input: DeployInput; fresh: DeployRun; noop: DeployRun }> = [];
     for (const [name, input] of [
       [`${SMALL} hosts`, small],
       [`${HOSTS} hosts`, all],
     ] as const) {
       await wipeHosts(lab);
-      const fresh = await timedDeploy(client, server.address, input);
-      const noop = await timedDeploy(client, server.address, input);
+      const fresh = await timedDeploy(client, address, input);
+      const noop = await timedDeploy(client, address, input);
       runs.push({ name, input, fresh, noop });
     }
     const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
@@ -65,19 +66,12 @@ async function main() {
       ...hostTable(b.fresh),
     ];
     const text = lines.join('\n');
-    console.log(text);
-    const at = process.argv.indexOf('--write');
-    if (at > 0 && process.argv[at + 1])
-      writeSection(
-        process.argv[at + 1]!,
-        'Scale',
-        `${text}\n\nHow to read it: both deploys run on the same ${HOSTS}-host lab; the ${SMALL}-host one deploys ha1..ha${SMALL} only (the other hosts stay empty). On one machine every lab host's Docker engine, sshd and containers share the same ${cores()} cores, so steps that are independent on real hosts (docker load, container starts) queue for the CPU here; the CPU-busy column shows how close the machine was to its limit.`,
-      );
-  } finally {
-    await worker.kill();
-    await connection.close();
-    await server.dispose();
-  }
+    report(
+      'Scale',
+      text,
+      `How to read it: both deploys run on the same ${HOSTS}-host lab; the ${SMALL}-host one deploys ha1..ha${SMALL} only (the other hosts stay empty). On one machine every lab host's Docker engine, sshd and containers share the same ${cores()} cores, so steps that are independent on real hosts (docker load, container starts) queue for the CPU here; the CPU-busy column shows how close the machine was to its limit.`,
+    );
+  });
 }
 
 main().catch((e) => {

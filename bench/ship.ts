@@ -17,7 +17,7 @@ import { localFile } from '../src/config/secrets';
 import { sshSettings } from '../src/model/hosts';
 import { run } from '../src/util/exec';
 import { sharedLab, sshAsRoot } from '../test/support/lab';
-import { writeSection } from './report';
+import { report } from './report';
 
 const ROUNDS = 3;
 
@@ -114,9 +114,7 @@ async function main() {
     '',
     "How to read it: shipArtifacts is the deploy's ship step called directly (no Temporal). Fresh, it checks the sha256 on the host, uploads over SFTP, checks the sha256 of what arrived and moves (as root) or `sudo install`s (non-root user) the file into place; scp (OpenSSH, SFTP protocol) only copies. Already there, shipArtifacts compares the sha256 and uploads nothing.",
   ].join('\n');
-  console.log(text);
-  const at = process.argv.indexOf('--write');
-  if (at > 0 && process.argv[at + 1]) writeSection(process.argv[at + 1]!, 'Upload', text);
+  report('Upload', text);
   process.exit(0);
 }
 

@@ -5,14 +5,17 @@ import { patched } from '@temporalio/workflow';
 import type { DeployInput, StepResult } from '../activities/context';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';
-import { QUORUM_ATTEMPTS, UPLOAD_TIMEOUT } from './activity-options';
+import { UPLOAD_TIMEOUT } from './activity-options';
 import { mapBounded } from './bounded';
 import {
   deployActs as act,
   deployOptions as base,
-  deployRetry as retry,
+  enableEtcdAuth,
+  ensureGatewayCluster,
   preflight,
+  proveTraffic,
   validate,
+  waitForQuorum,
 } from './deploy-checks';
 import type { DeployTracker } from './deploy-tracker';
 import type { DeploySummary } from './deploy';
@@ -67,24 +70,10 @@ export async function deployByPhases(input: DeployInput, t: DeployTracker): Prom
     );
     t.finish('etcd');
     t.enter('quorum');
-    const health = await act.waitForQuorum.executeWithOptions(
-      {
-        ...base,
-        retry: { ...retry, maximumAttempts: QUORUM_ATTEMPTS },
-        summary: `wait for etcd quorum (${etcdHosts.length} members)`,
-      },
-      [input],
-    );
-    if (inv.etcd.auth.enabled && patched('etcd-auth')) {
-      const auth = await act.enableEtcdAuth.executeWithOptions(
-        { ...base, summary: `turn on etcd authentication (user ${inv.etcd.auth.username})` },
-        [input],
-      );
-      if (auth.changed) progress.changes++;
-      for (const h of etcdHosts) steps[h.name]!.push(`etcd auth: ${auth.detail}`);
-    }
+    const members = await waitForQuorum(input);
+    if (inv.etcd.auth.enabled && patched('etcd-auth')) await enableEtcdAuth(input, t);
     t.finish('quorum');
-    return health.members.map((m) => m.name);
+    return members;
   };
   const imagesBranch = async () => {
     t.enter('images');
@@ -112,18 +101,7 @@ export async function deployByPhases(input: DeployInput, t: DeployTracker): Prom
   t.finish('dashboards');
 
   t.enter('cluster');
-  const found = await act.ensureGatewayCluster.executeWithOptions(
-    {
-      ...base,
-      summary: inv.dashboard.gatewayClusterId
-        ? `check gateway cluster ${inv.dashboard.gatewayClusterId}`
-        : `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"`,
-    },
-    [input],
-  );
-  const clusterId = found.id;
-  if (found.created) progress.changes++;
-  progress.clusterId = clusterId;
+  const clusterId = await ensureGatewayCluster(input, t);
   t.finish('cluster');
 
   t.enter('gateways');
@@ -138,14 +116,7 @@ export async function deployByPhases(input: DeployInput, t: DeployTracker): Prom
   t.finish('gateways');
 
   t.enter('prove');
-  const proof = await act.proveTraffic.executeWithOptions(
-    {
-      ...base,
-      summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer`,
-    },
-    [input, clusterId],
-  );
-  if (proof.routeChanged) progress.changes++;
+  const proof = await proveTraffic(input, t, clusterId);
   t.finish('prove');
 
   t.enter('done');

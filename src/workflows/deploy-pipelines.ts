@@ -10,13 +10,16 @@
 import type { DeployInput, StepResult } from '../activities/context';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';
-import { QUORUM_ATTEMPTS, UPLOAD_TIMEOUT } from './activity-options';
+import { UPLOAD_TIMEOUT } from './activity-options';
 import {
   deployActs as act,
   deployOptions as base,
-  deployRetry,
+  enableEtcdAuth,
+  ensureGatewayCluster,
   preflight,
+  proveTraffic,
   validate,
+  waitForQuorum,
 } from './deploy-checks';
 import type { DeploySummary } from './deploy';
 import type { DeployTracker } from './deploy-tracker';
@@ -169,24 +172,9 @@ export async function deployInPipelines(
     (async () => {
       await Promise.all(members.values());
       return p.global(async () => {
-        const health = await act.waitForQuorum.executeWithOptions(
-          {
-            ...base,
-            retry: { ...deployRetry, maximumAttempts: QUORUM_ATTEMPTS },
-            summary: `wait for etcd quorum (${etcdHosts.length} members)`,
-          },
-          [input],
-        );
-        // Auth goes on through the running cluster, once it has quorum (src/etcd/auth.ts).
-        if (inv.etcd.auth.enabled) {
-          const auth = await act.enableEtcdAuth.executeWithOptions(
-            { ...base, summary: `turn on etcd authentication (user ${inv.etcd.auth.username})` },
-            [input],
-          );
-          if (auth.changed) progress.changes++;
-          for (const h of etcdHosts) t.steps[h.name]!.push(`etcd auth: ${auth.detail}`);
-        }
-        return health.members.map((m) => m.name);
+        const members = await waitForQuorum(input);
+        if (inv.etcd.auth.enabled) await enableEtcdAuth(input, t);
+        return members;
       });
     })(),
   );
@@ -207,18 +195,7 @@ export async function deployInPipelines(
     (async () => {
       await firstOf([...dashboards.values()]);
       return p.global(async () => {
-        const found = await act.ensureGatewayCluster.executeWithOptions(
-          {
-            ...base,
-            summary: inv.dashboard.gatewayClusterId
-              ? `check gateway cluster ${inv.dashboard.gatewayClusterId}`
-              : `find or create gateway cluster "${inv.dashboard.gatewayClusterName}"`,
-          },
-          [input],
-        );
-        if (found.created) progress.changes++;
-        progress.clusterId = found.id;
-        return found.id;
+        return ensureGatewayCluster(input, t);
       });
     })(),
   );
@@ -265,15 +242,7 @@ export async function deployInPipelines(
     (async () => {
       const [clusterId] = await Promise.all([cluster, dashboardsDone, gatewaysDone]);
       return p.global(async () => {
-        const r = await act.proveTraffic.executeWithOptions(
-          {
-            ...base,
-            summary: `prove ${inv.smokeTest.host}${inv.smokeTest.uri} through the data-plane load balancer`,
-          },
-          [input, clusterId],
-        );
-        if (r.routeChanged) progress.changes++;
-        return r;
+        return proveTraffic(input, t, clusterId);
       });
     })(),
   );

@@ -40,8 +40,7 @@ import {
 } from '../backup/local-store';
 import { etcdClient, type EtcdAccess } from '../etcd/client';
 import { clusterHealth } from '../etcd/health';
-import { runningRuns } from '../temporal/lookup';
-import { activityDeps } from './deps';
+import { clusterBlocker } from '../temporal/cluster-lock';
 import { errorText } from '../util/errors';
 import type { SshSession } from '../ssh/session';
 import {
@@ -64,19 +63,13 @@ export async function checkBackupExclusion(
   cluster: string,
   selfWorkflowId: string,
 ): Promise<{ blockedBy?: string }> {
-  const client = await activityDeps().temporalClient();
-  const deploys = await runningRuns(client, 'deployHA', cluster);
-  if (deploys.length)
-    return { blockedBy: `a deploy of ${cluster} is running (${deploys.join(', ')})` };
-  const verifies = await runningRuns(client, 'verifyHA', cluster);
-  if (verifies.length)
-    return {
-      blockedBy: `a verification of ${cluster} is running (${verifies.join(', ')}); its etcd drill stops a member`,
-    };
-  const backups = await runningRuns(client, 'backupEtcd', cluster, selfWorkflowId);
-  if (backups.length)
-    return { blockedBy: `another backup of ${cluster} is running (${backups.join(', ')})` };
-  return {};
+  const blocked = await clusterBlocker({
+    cluster,
+    workflowId: selfWorkflowId,
+    type: 'backupEtcd',
+    because: { verifyHA: 'its etcd drill stops a member' },
+  });
+  return { blockedBy: blocked?.message };
 }
 
 export interface BackupSource {

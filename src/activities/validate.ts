@@ -1,4 +1,5 @@
 // Phase 1: the inventory's meaning and the artifacts on the worker's disk, before any host.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, validateInventory } from '../config/load';
 import { inventoryArtifacts, inventoryWarnings, type Inventory } from '../config/inventory';
@@ -9,7 +10,7 @@ import { checkSshKey, sshKeyRefs } from '../config/ssh-key';
 import { checkEtcdTls } from '../config/tls-check';
 import { bundleEntryProblems, bundleLayoutProblems } from '../commands/bundle-contents';
 import { bundledComponents, bundleTopDir } from '../model/components';
-import { runningRuns } from '../temporal/lookup';
+import { clusterBlocker, type ClusterOperation } from '../temporal/cluster-lock';
 import { activityDeps } from './deps';
 import { heartbeat, keepHeartbeating, type DeployInput } from './context';
 
@@ -46,6 +47,12 @@ async function checkArtifacts(inv: Inventory, baseDir: string, problems: string[
   }
 }
 
+/** The failure type of a deploy refused by a run of the given kind (ClusterBusy for the rest). */
+const REFUSAL_TYPES: Partial<Record<ClusterOperation, string>> = {
+  verifyHA: 'VerificationRunning',
+  backupEtcd: 'BackupRunning',
+};
+
 export interface ValidateResult {
   warnings: string[];
 }
@@ -61,27 +68,23 @@ export async function validateDeploy(input: DeployInput): Promise<ValidateResult
 
 async function validate(input: DeployInput): Promise<ValidateResult> {
   const result = await checkInventoryLocally(input);
-  // Mutual exclusion with the drills: a deploy never starts while a verification runs.
-  const verifying = await runningRuns(
-    await activityDeps().temporalClient(),
-    'verifyHA',
-    input.inventory.cluster,
-  );
-  if (verifying.length)
+  // The per-cluster lock: a deploy never runs beside a drill, a backup, a restore or any
+  // other day-2 operation of the same cluster (another deploy is refused by its workflow id).
+  const blocked = await clusterBlocker({
+    cluster: input.inventory.cluster,
+    workflowId: Context.current().info.workflowExecution?.workflowId ?? '',
+    type: 'deployHA',
+    because: {
+      verifyHA:
+        'deploys are refused during drills — wait for it to finish, or cancel it in the UI or with `temporal workflow cancel -w <id>`',
+      backupEtcd:
+        'deploys are refused while a snapshot is taken — it takes seconds to minutes, try again when it has finished',
+    },
+  });
+  if (blocked)
     throw ApplicationFailure.nonRetryable(
-      `a verification of ${input.inventory.cluster} is running (${verifying.join(', ')}); deploys are refused during drills — wait for it to finish, or cancel it in the UI or with \`temporal workflow cancel -w <id>\``,
-      'VerificationRunning',
-    );
-  // Nor while an etcd backup of the cluster is being taken (docs/backup.md).
-  const backingUp = await runningRuns(
-    await activityDeps().temporalClient(),
-    'backupEtcd',
-    input.inventory.cluster,
-  );
-  if (backingUp.length)
-    throw ApplicationFailure.nonRetryable(
-      `a backup of ${input.inventory.cluster} is running (${backingUp.join(', ')}); deploys are refused while a snapshot is taken — it takes seconds to minutes, try again when it has finished`,
-      'BackupRunning',
+      blocked.message,
+      REFUSAL_TYPES[blocked.type] ?? 'ClusterBusy',
     );
   return result;
 }

@@ -17,4 +17,6 @@ export const NON_RETRYABLE_ERRORS = [
   'PreflightFailed',
   'ProofFailed',
   'VerificationRunning',
+  'BackupRunning',
+  'ClusterBusy',
 ] as const;

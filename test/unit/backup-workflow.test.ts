@@ -9,7 +9,8 @@ import type { BackupActivities } from '../../src/activities';
 import { checkBackupExclusion, type BackupSource } from '../../src/activities/backup';
 import { MANIFEST_FORMAT } from '../../src/backup/manifest';
 import { rootMessage } from '../../src/cli/deploy';
-import { checkExclusion, runningRuns } from '../../src/temporal/lookup';
+import { checkExclusion } from '../../src/temporal/lookup';
+import { runningRuns } from '../../src/temporal/cluster-lock';
 import { backupEtcd, deployHA, verifyHA } from '../../src/workflows';
 import {
   Calls,

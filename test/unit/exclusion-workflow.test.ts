@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkExclusion } from '../../src/temporal/lookup';
-import { runningRuns } from '../../src/temporal/lookup';
+import { runningRuns } from '../../src/temporal/cluster-lock';
 import { deployHA, verifyHA } from '../../src/workflows';
 import { Calls, fakeDeployActivities, fakeVerifyActivities, gate, sleep } from '../support/fakes';
 import {
@@ -128,7 +128,7 @@ describe('exclusion between deployHA and verifyHA (real lookup)', { timeout: 120
   });
 
   it('a running verification is what the deploy’s lookup finds', async () => {
-    // validateDeploy refuses when runningRuns(client, 'verifyHA', cluster) lists anything:
+    // validateDeploy refuses when the cluster lock finds a running verification:
     // the verification must be findable that way while it runs.
     const steady = gate();
     const activities = fakeVerifyActivities(new Calls(), {

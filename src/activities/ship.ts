@@ -1,5 +1,5 @@
 // Phase 4: artifacts to hosts over SFTP. A file already there with the right sha256 is
-// skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
+// skipped; an interrupted upload resumes from the bytes already written (src/ssh/sftp-upload.ts).
 // A non-root user (ssh.sudo) uploads into its own directory and sudo puts the checked file
 // in place (commands/staging.ts).
 import type { FileHandle } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import {
 } from '../commands/staging';
 import { heartbeat, withHost, type DeployInput, type LiveDetail } from './context';
 import type { SshSession } from '../ssh/session';
+import { resumeOffset, uploadFrom } from '../ssh/sftp-upload';
 
 export interface ShipResult {
   host: string;
@@ -41,8 +42,8 @@ async function remoteSize(sftp: SFTPWrapper, file: string): Promise<number> {
   return new Promise((resolve) => sftp.stat(file, (err, st) => resolve(err ? 0 : st.size)));
 }
 
-/** Append local bytes from `offset` to the remote file, heartbeating progress. */
-function appendFrom(
+/** Send local bytes from `offset` to the remote file, heartbeating progress. */
+function sendFrom(
   sftp: SFTPWrapper,
   local: FileHandle,
   remote: string,
@@ -51,29 +52,12 @@ function appendFrom(
   label: string,
   host: string,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const source = local.createReadStream({
-      start: offset,
-      highWaterMark: 256 * 1024,
-      autoClose: false,
-    });
-    const sink = sftp.createWriteStream(remote, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
-    let sent = 0;
-    let lastBeat = 0;
-    source.on('data', (chunk) => {
-      sent += chunk.length;
-      const now = Date.now();
-      if (now - lastBeat > 1000) {
-        lastBeat = now;
-        heartbeat({ host, file: label, bytes: offset + sent, total } satisfies LiveDetail);
-      }
-    });
-    source.on('error', reject);
-    sink.on('error', (e: Error) =>
-      reject(new Error(`cannot write ${remote} over SFTP: ${e.message}`)),
-    );
-    sink.on('close', () => resolve(sent));
-    source.pipe(sink);
+  let lastBeat = 0;
+  return uploadFrom(sftp, local, remote, offset, total, (bytes) => {
+    const now = Date.now();
+    if (now - lastBeat < 1000) return;
+    lastBeat = now;
+    heartbeat({ host, file: label, bytes, total } satisfies LiveDetail);
   });
 }
 
@@ -122,10 +106,10 @@ async function upload(
   const remote = u.staged;
   // The partial file belongs to the SSH user: it is read and removed without sudo.
   const partial = u.partial;
-  let offset = await remoteSize(sftp, partial);
-  if (offset > total) offset = 0; // a different file was there: start over
+  // A longer file there is a different one: start over.
+  const offset = resumeOffset(await remoteSize(sftp, partial), total);
   const bytes = await ssh.watch(
-    appendFrom(sftp, local, partial, offset, total, path.basename(remote), ssh.target.name),
+    sendFrom(sftp, local, partial, offset, total, path.basename(remote), ssh.target.name),
   );
   const got = await remoteSha256(ssh, partial, false);
   if (got !== a.sha256) {

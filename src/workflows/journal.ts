@@ -17,6 +17,22 @@ export interface ProbeStats {
   p99Ms: number;
   /** A few distinct failure reasons, for the report. */
   errors: string[];
+  /** Second by second, for the report's chart (runs before the series was kept have none). */
+  series?: ProbeSeries;
+}
+
+/**
+ * A probe's requests second by second: entry i counts the requests started from i to i+1
+ * seconds after `startedAt`, with the latency percentiles of those requests (0 when none).
+ * Columns rather than one object per second keep a long hold small in workflow history.
+ */
+export interface ProbeSeries {
+  /** The probe's first request (the worker's clock), ISO 8601. */
+  startedAt: string;
+  requests: number[];
+  failures: number[];
+  p50Ms: number[];
+  p95Ms: number[];
 }
 
 export interface DrillRecord {

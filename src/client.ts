@@ -147,7 +147,14 @@ export function buildProgram(): Command {
         '--json [file]',
         'write the journal as JSON to <file>; without a file, print the result as JSON instead of the table',
       )
-      .option('--markdown <file>', 'also write the report as Markdown'),
+      .option(
+        '--markdown <file>',
+        'also write the report as Markdown, with one SVG chart per drill beside it (<file>.<drill>.svg)',
+      )
+      .option(
+        '--html <file>',
+        'also write the report as one self-contained HTML page with a chart of each drill',
+      ),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
 
   const backupCli = () => import('./cli/backup.js');

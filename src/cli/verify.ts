@@ -8,12 +8,7 @@ import { connectClient } from '../temporal/connection';
 import { clusterRunsQuery } from '../temporal/lookup';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import { sleep } from '../util/exec';
-import {
-  journalMarkdown,
-  type DrillName,
-  type Journal,
-  type VerifyOptions,
-} from '../workflows/journal';
+import { type DrillName, type Journal, type VerifyOptions } from '../workflows/journal';
 import type { verifyHA, VerifyInput } from '../workflows/verify';
 import { rootMessage } from './deploy';
 import { NotFound, RefusedInput } from './exit';
@@ -27,6 +22,8 @@ export interface VerifyCliOptions {
   /** A file for the journal, or true: the result as JSON on stdout instead of the table. */
   json?: string | boolean;
   markdown?: string;
+  /** A file for the self-contained HTML report with one chart per drill. */
+  html?: string;
   rate?: number;
   hold?: number;
   drills?: string;
@@ -148,9 +145,14 @@ export function journalTable(j: Journal): string {
   ].join('\n');
 }
 
-function writeReports(j: Journal, o: VerifyCliOptions) {
+async function writeReports(j: Journal, o: VerifyCliOptions, workflowId?: string) {
   if (typeof o.json === 'string') writeFileSync(o.json, `${JSON.stringify(j, null, 2)}\n`);
-  if (o.markdown) writeFileSync(o.markdown, `${journalMarkdown(j)}\n`);
+  // The charting library loads only when a report with charts is asked for.
+  if (o.markdown)
+    for (const f of (await import('../report/markdown.js')).markdownReport(j, o.markdown))
+      writeFileSync(f.path, f.text);
+  if (o.html)
+    writeFileSync(o.html, (await import('../report/html.js')).journalHtml(j, { workflowId }));
 }
 
 export async function startVerify(client: Client, input: VerifyInput) {
@@ -191,7 +193,7 @@ async function showLast(client: Client, cluster: string, o: VerifyCliOptions) {
     );
     if (j) {
       console.log(journalTable(j));
-      writeReports(j, o);
+      await writeReports(j, o, w.workflowId);
     } else if (failure) console.log(pc.red(`failed: ${failure}`));
     return;
   }
@@ -208,8 +210,10 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     throw new RefusedInput(
       'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
     );
-  if ((o.json || o.markdown) && !o.follow)
-    throw new RefusedInput('--json and --markdown need --follow (or use --last <cluster> later)');
+  if ((o.json || o.markdown || o.html) && !o.follow)
+    throw new RefusedInput(
+      '--json, --markdown and --html need --follow (or use --last <cluster> later)',
+    );
   // With the result as JSON on stdout, everything said along the way goes to stderr.
   const say = o.json === true ? console.error : console.log;
   const input = await loadVerifyInput(o.inventory, o);
@@ -240,7 +244,7 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
         j,
       );
     else console.log(journalTable(j));
-    writeReports(j, o);
+    await writeReports(j, o, handle.workflowId);
     if (j.verdict !== 'passed') process.exitCode = 1;
     return j;
   } catch (e) {

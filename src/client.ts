@@ -130,8 +130,17 @@ export function buildProgram(): Command {
         '--max-recovery <seconds>',
         'tolerance: time from restore to healthy',
         float('--max-recovery'),
+      )
+      .option(
+        '--require-approval',
+        'wait for `api7-ha verify approve <cluster>` before the first fault (the inventory can make it the default: verify.requireApproval)',
+      )
+      .option(
+        '--approval-timeout <seconds>',
+        "how long to wait for the approval before ending aborted (default: the inventory's verify.approvalTimeoutSeconds, 3600)",
+        float('--approval-timeout'),
       );
-  verifyOptions(
+  const verify = verifyOptions(
     program
       .command('verify')
       .description(
@@ -156,6 +165,17 @@ export function buildProgram(): Command {
         'also write the report as one self-contained HTML page with a chart of each drill',
       ),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
+  verify
+    .command('approve <cluster>')
+    .description(
+      'approve (or --reject) the running verification of a cluster that waits for approval before its first fault',
+    )
+    .option('--reject', 'reject instead: the run ends aborted with nothing injected')
+    .option('--reason <text>', 'why (required with --reject)')
+    .option('--as <identity>', 'who approves (default: your user@host)')
+    .action(async (cluster: string, o) =>
+      (await import('./cli/approve.js')).approveCommand(cluster, o),
+    );
 
   const backupCli = () => import('./cli/backup.js');
   const backup = program

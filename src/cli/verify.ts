@@ -8,7 +8,12 @@ import { connectClient } from '../temporal/connection';
 import { clusterRunsQuery } from '../temporal/lookup';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import { sleep } from '../util/exec';
-import { type DrillName, type Journal, type VerifyOptions } from '../workflows/journal';
+import {
+  approvalLine,
+  type DrillName,
+  type Journal,
+  type VerifyOptions,
+} from '../workflows/journal';
 import type { verifyHA, VerifyInput } from '../workflows/verify';
 import { rootMessage } from './deploy';
 import { NotFound, RefusedInput } from './exit';
@@ -32,6 +37,8 @@ export interface VerifyCliOptions {
   etcdHost?: string;
   maxFailedRatio?: number;
   maxRecovery?: number;
+  requireApproval?: boolean;
+  approvalTimeout?: number;
 }
 
 const DRILLS: DrillName[] = ['data-plane', 'control-plane', 'etcd'];
@@ -60,6 +67,8 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   if (o.maxFailedRatio !== undefined) tolerances.maxFailedRatio = o.maxFailedRatio;
   if (o.maxRecovery !== undefined) tolerances.maxRecoveryMs = o.maxRecovery * 1000;
   if (Object.keys(tolerances).length) out.tolerances = tolerances as VerifyOptions['tolerances'];
+  if (o.requireApproval) out.requireApproval = true;
+  if (o.approvalTimeout !== undefined) out.approvalTimeoutMs = o.approvalTimeout * 1000;
   return out;
 }
 
@@ -86,6 +95,19 @@ export function checkVerifyOptions(input: VerifyInput): void {
     throw new RefusedInput('--max-failed-ratio: must be between 0 and 1 (0.001 = 0.1 %)');
   if (t?.maxRecoveryMs !== undefined && !(t.maxRecoveryMs >= 1000 && t.maxRecoveryMs <= 3_600_000))
     throw new RefusedInput('--max-recovery: must be between 1 and 3600 seconds');
+  if (
+    o.approvalTimeoutMs !== undefined &&
+    !(o.approvalTimeoutMs >= 1000 && o.approvalTimeoutMs <= 604_800_000)
+  )
+    throw new RefusedInput('--approval-timeout: must be between 1 and 604800 seconds (7 days)');
+  if (
+    o.approvalTimeoutMs !== undefined &&
+    !o.requireApproval &&
+    !input.inventory.verify.requireApproval
+  )
+    throw new RefusedInput(
+      '--approval-timeout: goes with --require-approval (or verify.requireApproval in the inventory)',
+    );
 }
 
 /** Inventory plus drill options from the command line, checked before anything starts. */
@@ -139,6 +161,7 @@ export function journalTable(j: Journal): string {
     .map((d) => `  ${d.drill}: ${d.reasons.join('; ')}`);
   return [
     `verification of ${j.cluster}: ${colour(j.verdict)}`,
+    ...(j.approval ? [approvalLine(j).replace(/\*\*|`/g, '')] : []),
     t.toString(),
     ...notes,
     j.summary ?? '',
@@ -229,7 +252,9 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
   const poll = (async () => {
     while (!done) {
       const j = await handle.query<Journal>('progress').catch(() => undefined);
-      const line = j ? `  ${j.phase}` : '';
+      const line = j
+        ? `  ${j.phase}${j.approval && !j.approval.decision ? ` until ${j.approval.until}: approve with \`api7-ha verify approve ${j.cluster}\`` : ''}`
+        : '';
       if (line && line !== lastLine) say(line);
       lastLine = line || lastLine;
       await sleep(1000);

@@ -1,6 +1,6 @@
 // `verify --html <file>`: the report as one self-contained HTML page — the drills table and
 // one chart per drill — that needs no network to open (its CSP forbids any fetch).
-import type { Journal } from '../workflows/journal';
+import { approvalLine, type Journal } from '../workflows/journal';
 import { drillChartSvg, drillTimeline } from './chart';
 
 const escapeHtml = (s: string) =>
@@ -104,6 +104,7 @@ figure.drill-chart { margin: 1.5rem 0; } figcaption { font-size: 0.85rem; color:
 <main data-cluster="${escapeHtml(j.cluster)}" data-verdict="${escapeHtml(verdict)}">
 <h1>Verification of ${escapeHtml(j.cluster)}: <span class="verdict-${escapeHtml(verdict)}">${escapeHtml(verdict)}</span></h1>
 <p>${escapeHtml(facts.join(' · '))}</p>
+${j.approval ? `<p class="approval" data-decision="${escapeHtml(j.approval.decision ?? 'waiting')}">${escapeHtml(approvalLine(j).replace(/\*\*|`/g, ''))}</p>` : ''}
 ${drillsTable(j)}
 ${j.steady && !j.steady.ok ? `<p><strong>Not steady:</strong> ${escapeHtml(j.steady.problems.join('; '))}</p>` : ''}
 ${j.summary ? `<p class="summary">${escapeHtml(j.summary)}</p>` : ''}

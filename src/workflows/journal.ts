@@ -68,6 +68,10 @@ export interface VerifyOptions {
   tolerances: VerifyTolerances;
   /** Fault these hosts; otherwise the faulted host rotates between runs. */
   hosts?: Partial<Record<DrillName, string>>;
+  /** Wait for `api7-ha verify approve` before the first fault (so does the inventory's `verify.requireApproval`). */
+  requireApproval?: boolean;
+  /** How long to wait for the approval (default: the inventory's, else one hour). */
+  approvalTimeoutMs?: number;
 }
 
 export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
@@ -77,12 +81,30 @@ export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
   tolerances: { maxFailedRatio: 0.001, maxRecoveryMs: 60_000 },
 };
 
+/** The approval gate of a run that required approval (src/workflows/approval.ts). */
+export interface ApprovalRecord {
+  waitingSince: string;
+  /** When the wait times out. */
+  until: string;
+  timeoutMs: number;
+  decision?: 'approved' | 'rejected' | 'timed out';
+  /** The approver's identity, as sent with the approval. */
+  by?: string;
+  at?: string;
+  reason?: string;
+}
+
+/** How long a run waits for approval unless the options or the inventory say otherwise. */
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3600;
+
 export interface Journal {
   cluster: string;
   startedAt: string;
   endedAt?: string;
   phase: string;
   steady?: { ok: boolean; problems: string[]; checkedAt: string };
+  /** Only for runs that required approval. */
+  approval?: ApprovalRecord;
   drills: DrillRecord[];
   verdict?: Verdict;
   summary?: string;
@@ -98,6 +120,16 @@ export function overallVerdict(drills: DrillRecord[]): Verdict {
 const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
 const pct = (r?: number) => (r === undefined ? '-' : `${(r * 100).toFixed(2)} %`);
 
+/** What the approval gate says (for the report, the CLI and the UI). */
+export function approvalLine(j: Journal): string {
+  const a = j.approval;
+  if (!a) return '';
+  if (!a.decision)
+    return `**Waiting for approval** until ${a.until}: \`api7-ha verify approve ${j.cluster}\` (or \`--reject --reason ...\`)`;
+  if (a.decision === 'timed out') return `**Not approved:** no approval by ${a.until}`;
+  return `**${a.decision === 'approved' ? 'Approved' : 'Rejected'}** by ${a.by} at ${a.at}${a.reason ? `: ${a.reason}` : ''}`;
+}
+
 export function journalMarkdown(j: Journal): string {
   const lines = [
     `**Verify ${j.cluster}** — ${j.verdict ? `verdict **${j.verdict}**` : `phase **${j.phase}**`}`,
@@ -109,6 +141,7 @@ export function journalMarkdown(j: Journal): string {
         `| ${d.drill} | ${d.host} | ${d.verdict ?? 'running'} | ${d.probe?.requests ?? '-'} | ${d.probe ? `${d.probe.failures} (${pct(d.probe.failedRatio)})` : '-'} | ${ms(d.probe?.p50Ms)} | ${ms(d.probe?.p95Ms)} | ${ms(d.probe?.p99Ms)} | ${ms(d.recoveryMs)} | ${d.restored ? 'yes' : 'no'} | ${d.reasons.join('; ').replace(/\|/g, '\\|')} |`,
     ),
   ];
+  if (j.approval) lines.push('', approvalLine(j));
   if (j.steady && !j.steady.ok) lines.push('', `**Not steady:** ${j.steady.problems.join('; ')}`);
   if (j.summary) lines.push('', j.summary);
   return lines.join('\n');

@@ -23,6 +23,7 @@ import {
   retryPolicy,
 } from './activity-options';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
+import { approvalGate, approvalSettings, notApprovedSummary } from './approval';
 import { failureMessage } from './failures';
 import {
   DEFAULT_VERIFY_OPTIONS,
@@ -79,6 +80,7 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
     note(`phase ${phase}`);
   };
   upsertSearchAttributes([{ key: CLUSTER, value: inv.cluster }]);
+  const approval = approvalGate(journal, { now, enter, note });
 
   const finish = (summary: string) => {
     journal.verdict = overallVerdict(journal.drills);
@@ -99,6 +101,11 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
     [inv.cluster, workflowInfo().workflowId],
   );
   if (exclusion.blockedBy) return finish(`aborted before any fault: ${exclusion.blockedBy}`);
+
+  // Runs that must be approved wait here, before the first fault.
+  const gate = approvalSettings(inv, options);
+  if (gate.required && !(await approval.wait(gate.timeoutMs)))
+    return finish(notApprovedSummary(journal.approval!));
 
   const pickHost = (drill: DrillName): string => {
     const chosen = options.hosts?.[drill];

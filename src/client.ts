@@ -109,7 +109,7 @@ export function buildProgram(): Command {
     cmd
       .option(
         '--drills <list>',
-        'drills to run, comma-separated: data-plane,control-plane,etcd',
+        "drills to run, comma-separated: data-plane,control-plane,etcd (the guide's), host,etcd-partition,gateway-restart-degraded, or all",
         'data-plane,control-plane,etcd',
       )
       .option(
@@ -121,6 +121,15 @@ export function buildProgram(): Command {
       .option('--data-plane-host <host>', 'gateway host to stop (default: rotates between runs)')
       .option('--control-plane-host <host>', 'dashboard host to stop (default: rotates)')
       .option('--etcd-host <host>', 'etcd host to stop (default: rotates)')
+      .option(
+        '--host-drill-host <host>',
+        'host drill: host to cut off (default: most roles, rotates)',
+      )
+      .option('--partition-host <host>', 'etcd-partition: member to cut off (default: rotates)')
+      .option(
+        '--gateway-restart-host <host>',
+        'gateway-restart-degraded: gateway to restart (the etcd member: --etcd-host)',
+      )
       .option(
         '--max-failed-ratio <ratio>',
         'tolerance: failed share of probe requests, e.g. 0.001 = 0.1 %',
@@ -139,12 +148,22 @@ export function buildProgram(): Command {
         '--approval-timeout <seconds>',
         "how long to wait for the approval before ending aborted (default: the inventory's verify.approvalTimeoutSeconds, 3600)",
         float('--approval-timeout'),
+      )
+      .option(
+        '--abort-failed-share <ratio>',
+        'safeguard: abort a fault when more than this share fails through a load balancer within 5 s (default 0.5)',
+        float('--abort-failed-share'),
+      )
+      .option(
+        '--abort-unhealthy-after <seconds>',
+        'safeguard: abort a fault when a component that is not its target is unhealthy this long (default 6)',
+        float('--abort-unhealthy-after'),
       );
   const verify = verifyOptions(
     program
       .command('verify')
       .description(
-        "run the guide's three failure drills now and report a verdict (or show the last one)",
+        "run failure drills now (the guide's three by default) and report a verdict (or show the last one)",
       )
       .option('-i, --inventory <file>', 'inventory YAML')
       .option(

@@ -1,4 +1,4 @@
-// `api7-ha verify`: run the three drills now (or show the last verdict), with a readable
+// `api7-ha verify`: run the drills now (or show the last verdict), with a readable
 // table and optional JSON / Markdown reports.
 import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -10,6 +10,8 @@ import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import { sleep } from '../util/exec';
 import {
   approvalLine,
+  ALL_DRILLS,
+  GUIDE_DRILLS,
   type DrillName,
   type Journal,
   type VerifyOptions,
@@ -35,22 +37,38 @@ export interface VerifyCliOptions {
   dataPlaneHost?: string;
   controlPlaneHost?: string;
   etcdHost?: string;
+  hostDrillHost?: string;
+  partitionHost?: string;
+  gatewayRestartHost?: string;
   maxFailedRatio?: number;
   maxRecovery?: number;
   requireApproval?: boolean;
   approvalTimeout?: number;
+  abortFailedShare?: number;
+  abortUnhealthyAfter?: number;
 }
 
-const DRILLS: DrillName[] = ['data-plane', 'control-plane', 'etcd'];
+const DRILLS: readonly DrillName[] = ALL_DRILLS;
+
+/** The role a drill's chosen host must have, and the flag that chooses it. */
+const HOST_FLAGS: Record<DrillName, { flag: string; role?: string }> = {
+  'data-plane': { flag: '--data-plane-host', role: 'data-plane' },
+  'control-plane': { flag: '--control-plane-host', role: 'control-plane' },
+  etcd: { flag: '--etcd-host', role: 'etcd' },
+  host: { flag: '--host-drill-host' },
+  'etcd-partition': { flag: '--partition-host', role: 'etcd' },
+  'gateway-restart-degraded': { flag: '--gateway-restart-host', role: 'data-plane' },
+};
 
 export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   const out: Partial<VerifyOptions> = {};
   if (o.drills) {
-    const drills = o.drills.split(',').map((d) => d.trim());
+    const drills =
+      o.drills.trim() === 'all' ? [...DRILLS] : o.drills.split(',').map((d) => d.trim());
     const bad = drills.filter((d) => !DRILLS.includes(d as DrillName));
     if (bad.length)
       throw new RefusedInput(
-        `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`,
+        `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')}, or all)`,
       );
     if (new Set(drills).size !== drills.length)
       throw new RefusedInput('--drills: a drill is listed twice');
@@ -62,6 +80,9 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   if (o.dataPlaneHost) hosts['data-plane'] = o.dataPlaneHost;
   if (o.controlPlaneHost) hosts['control-plane'] = o.controlPlaneHost;
   if (o.etcdHost) hosts.etcd = o.etcdHost;
+  if (o.hostDrillHost) hosts.host = o.hostDrillHost;
+  if (o.partitionHost) hosts['etcd-partition'] = o.partitionHost;
+  if (o.gatewayRestartHost) hosts['gateway-restart-degraded'] = o.gatewayRestartHost;
   if (Object.keys(hosts).length) out.hosts = hosts;
   const tolerances: Partial<VerifyOptions['tolerances']> = {};
   if (o.maxFailedRatio !== undefined) tolerances.maxFailedRatio = o.maxFailedRatio;
@@ -69,21 +90,21 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   if (Object.keys(tolerances).length) out.tolerances = tolerances as VerifyOptions['tolerances'];
   if (o.requireApproval) out.requireApproval = true;
   if (o.approvalTimeout !== undefined) out.approvalTimeoutMs = o.approvalTimeout * 1000;
+  const safeguards: Partial<VerifyOptions['safeguards']> = {};
+  if (o.abortFailedShare !== undefined) safeguards.maxFailedShare = o.abortFailedShare;
+  if (o.abortUnhealthyAfter !== undefined) safeguards.unhealthyForMs = o.abortUnhealthyAfter * 1000;
+  if (Object.keys(safeguards).length) out.safeguards = safeguards as VerifyOptions['safeguards'];
   return out;
 }
 
 /** Refuse fault hosts that are not in the inventory or lack the role, before anything starts. */
 export function checkVerifyOptions(input: VerifyInput): void {
-  const role: Record<DrillName, string> = {
-    'data-plane': 'data-plane',
-    'control-plane': 'control-plane',
-    etcd: 'etcd',
-  };
   for (const [drill, host] of Object.entries(input.options?.hosts ?? {})) {
+    const { flag, role } = HOST_FLAGS[drill as DrillName];
     const h = input.inventory.hosts.find((x) => x.name === host);
-    if (!h) throw new RefusedInput(`--${drill}-host: no host named ${host} in the inventory`);
-    if (!(h.roles as string[]).includes(role[drill as DrillName]))
-      throw new RefusedInput(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
+    if (!h) throw new RefusedInput(`${flag}: no host named ${host} in the inventory`);
+    if (role ? !(h.roles as string[]).includes(role) : !h.roles.length)
+      throw new RefusedInput(`${flag}: ${host} has ${role ? `no ${role} role` : 'no role'}`);
   }
   const o = input.options ?? {};
   if (o.rate !== undefined && !(o.rate >= 1 && o.rate <= 1000))
@@ -108,6 +129,11 @@ export function checkVerifyOptions(input: VerifyInput): void {
     throw new RefusedInput(
       '--approval-timeout: goes with --require-approval (or verify.requireApproval in the inventory)',
     );
+  const g = o.safeguards;
+  if (g?.maxFailedShare !== undefined && !(g.maxFailedShare > 0 && g.maxFailedShare <= 1))
+    throw new RefusedInput('--abort-failed-share: must be above 0 and at most 1 (0.5 = 50 %)');
+  if (g?.unhealthyForMs !== undefined && !(g.unhealthyForMs >= 1000 && g.unhealthyForMs <= 600_000))
+    throw new RefusedInput('--abort-unhealthy-after: must be between 1 and 600 seconds');
 }
 
 /** Inventory plus drill options from the command line, checked before anything starts. */
@@ -184,7 +210,7 @@ export async function startVerify(client: Client, input: VerifyInput) {
     workflowId: `verify-${input.inventory.cluster}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [input],
     typedSearchAttributes: [{ key: CLUSTER, value: input.inventory.cluster }],
-    staticSummary: `Verify HA of "${input.inventory.cluster}": ${(input.options?.drills ?? DRILLS).join(', ')} drills`,
+    staticSummary: `Verify HA of "${input.inventory.cluster}": ${(input.options?.drills ?? GUIDE_DRILLS).join(', ')} drills`,
   });
 }
 

@@ -7,8 +7,9 @@ import type { DrillRecord, ProbeStats } from '../workflows/journal';
 export const CHART_WIDTH = 860;
 export const CHART_HEIGHT = 340;
 
-/** The load balancers a drill probed (one today; a drill that probes several lists each). */
-export const drillProbes = (d: DrillRecord): ProbeStats[] => (d.probe ? [d.probe] : []);
+/** The load balancers a drill probed: most one, the host drill both. */
+export const drillProbes = (d: DrillRecord): ProbeStats[] =>
+  [d.probe, d.controlPlaneProbe].filter((p): p is ProbeStats => p !== undefined);
 
 /** Where a drill's chart puts things, in seconds from its origin. */
 export interface DrillTimeline {
@@ -16,6 +17,8 @@ export interface DrillTimeline {
   origin?: string;
   faultStartS?: number;
   faultEndS?: number;
+  /** When a safeguard ended the fault early. */
+  safeguardS?: number;
   /** The x axis runs from 0 to here (covers the series and the restore). */
   spanS: number;
 }
@@ -33,7 +36,14 @@ export function drillTimeline(d: DrillRecord): DrillTimeline {
   const spanS = Math.ceil(
     Math.max(1, longest, (faultEndS ?? faultStartS ?? 0) + 1, seconds(origin, d.endedAt) ?? 0),
   );
-  return { origin, faultStartS, faultEndS, spanS };
+  const safeguardS = seconds(origin, d.safeguard?.at);
+  return {
+    origin,
+    faultStartS,
+    faultEndS,
+    spanS,
+    ...(safeguardS === undefined ? {} : { safeguardS }),
+  };
 }
 
 /** A short name for a probed load balancer in the legend: its URL. */
@@ -95,6 +105,16 @@ export function drillChartSvg(d: DrillRecord): string {
               formatter: d.restoredAt ? 'fault → restore' : 'fault (not restored)',
             },
             data: [[{ xAxis: start }, { xAxis: end }]],
+          },
+    markLine:
+      tl.safeguardS === undefined
+        ? undefined
+        : {
+            silent: true,
+            symbol: 'none',
+            lineStyle: { color: '#8b1a1a', type: 'dashed' },
+            label: { formatter: `safeguard: ${d.safeguard!.safeguard}` },
+            data: [{ xAxis: tl.safeguardS }],
           },
   });
 

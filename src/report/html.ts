@@ -65,6 +65,8 @@ export function drillFigure(j: Journal, index: number): string {
     'data-fault-end': tl.faultEndS,
     'data-fault-at': d.faultAt,
     'data-restored-at': d.restoredAt,
+    'data-safeguard': d.safeguard?.safeguard,
+    'data-safeguard-at': tl.safeguardS,
   };
   const attrText = Object.entries(attrs)
     .filter(([, v]) => v !== undefined)

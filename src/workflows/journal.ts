@@ -4,8 +4,26 @@ import type { ComponentName } from '../model/components';
 
 export type Verdict = 'passed' | 'deviated' | 'aborted';
 
-/** A drill is named by the component it stops. */
-export type DrillName = ComponentName;
+/**
+ * The guide's three drills are named by the component they stop; the harsher ones by
+ * what they do: a whole host gone, an etcd member partitioned off, a gateway restarted
+ * while an etcd member is down.
+ */
+export type DrillName = ComponentName | 'host' | 'etcd-partition' | 'gateway-restart-degraded';
+export const GUIDE_DRILLS: readonly DrillName[] = ['data-plane', 'control-plane', 'etcd'];
+export const ALL_DRILLS: readonly DrillName[] = [
+  ...GUIDE_DRILLS,
+  'host',
+  'etcd-partition',
+  'gateway-restart-degraded',
+];
+
+/** Which safeguard ended a held fault early: the workflow restored at once. */
+export interface SafeguardTrip {
+  safeguard: 'failed-share' | 'second-component' | 'cancelled';
+  at: string;
+  detail: string;
+}
 
 export interface ProbeStats {
   target: string;
@@ -46,9 +64,13 @@ export interface DrillRecord {
   restoredAt?: string;
   endedAt?: string;
   probe?: ProbeStats;
+  /** The host drill probes both load balancers: the control plane's is here. */
+  controlPlaneProbe?: ProbeStats;
   recoveryMs?: number;
-  /** etcd drill: what was checked while the member was down. */
+  /** etcd drills: what was checked while the member was down or cut off. */
   checks?: Record<string, boolean | string | number>;
+  /** Set when a safeguard ended the fault early. */
+  safeguard?: SafeguardTrip;
   restored: boolean;
 }
 
@@ -59,6 +81,15 @@ export interface VerifyTolerances {
   maxRecoveryMs: number;
 }
 
+/** When a held fault is ended early (see activities/safeguards.ts). */
+export interface SafeguardLimits {
+  /** Abort when more than this share of requests through a load balancer fail within windowMs. */
+  maxFailedShare: number;
+  windowMs: number;
+  /** Abort when a component that is not the target stays unhealthy this long. */
+  unhealthyForMs: number;
+}
+
 export interface VerifyOptions {
   drills: DrillName[];
   /** Probe requests per second against the load balancer during a fault. */
@@ -66,7 +97,12 @@ export interface VerifyOptions {
   /** How long each fault lasts, in ms. */
   holdMs: number;
   tolerances: VerifyTolerances;
-  /** Fault these hosts; otherwise the faulted host rotates between runs. */
+  safeguards: SafeguardLimits;
+  /**
+   * Fault these hosts; otherwise the faulted host rotates between runs (the host drill:
+   * among the hosts with the most roles). gateway-restart-degraded restarts the gateway
+   * on its host and stops the etcd member on the etcd drill's host.
+   */
   hosts?: Partial<Record<DrillName, string>>;
   /** Wait for `api7-ha verify approve` before the first fault (so does the inventory's `verify.requireApproval`). */
   requireApproval?: boolean;
@@ -75,10 +111,11 @@ export interface VerifyOptions {
 }
 
 export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
-  drills: ['data-plane', 'control-plane', 'etcd'],
+  drills: [...GUIDE_DRILLS],
   rate: 20,
   holdMs: 15_000,
   tolerances: { maxFailedRatio: 0.001, maxRecoveryMs: 60_000 },
+  safeguards: { maxFailedShare: 0.5, windowMs: 5000, unhealthyForMs: 6000 },
 };
 
 /** The approval gate of a run that required approval (src/workflows/approval.ts). */

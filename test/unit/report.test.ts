@@ -113,6 +113,21 @@ describe('the charts of the report', () => {
     assert.match(drillChartSvg(d), /fault \(not restored\)/);
   });
 
+  it('draws both load balancers of the host drill, and the moment a safeguard ended a fault', () => {
+    const cp = { ...probe(10, 5), target: 'login + read routes via http://10.0.0.2:9000' };
+    const d = drill({
+      drill: 'host',
+      probe: probe(10, 20),
+      controlPlaneProbe: cp,
+      safeguard: { safeguard: 'failed-share', at: at(5), detail: 'x' },
+    });
+    assert.equal(drillTimeline(d).safeguardS, 5);
+    const svg = drillChartSvg(d);
+    assert.match(svg, /failures\/s http:\/\/10.0.0.1/);
+    assert.match(svg, /failures\/s http:\/\/10.0.0.2:9000/);
+    assert.match(svg, /safeguard: failed-share/);
+  });
+
   it('the HTML report has one figure per drill with its fault window, and escapes text', () => {
     const html = journalHtml(
       journal([

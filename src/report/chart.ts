@@ -59,7 +59,9 @@ export function drillChartSvg(d: DrillRecord): string {
     const s = p.series!;
     // Each series is shifted to the chart's origin (several probes need not start together).
     const shift = seconds(tl.origin!, s.startedAt) ?? 0;
-    const points = (values: number[]) => values.map((v, i) => [shift + i, v]);
+    // Second i spans i..i+1: the last second closes at its end.
+    const points = (values: number[]) =>
+      [...values, ...values.slice(-1)].map((v, i) => [shift + i, v]);
     const name = (what: string) => (several ? `${what} ${lbName(p)}` : what);
     const line = { type: 'line' as const, showSymbol: false, step: 'start' as const };
     series.push(

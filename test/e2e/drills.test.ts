@@ -190,13 +190,20 @@ describe('the harsher drills on the deployed lab', { timeout: 30 * 60_000 }, () 
     } finally {
       await onHost('ha3', ['docker', 'start', 'etcd']);
     }
+    let last = '';
     await waitFor(
       'etcd on ha3 healthy again',
-      async () =>
-        ((await etcdctl(lab, 'endpoint', 'health')).stdout.match(/is healthy/g)?.length ?? 0) === 3,
+      async () => {
+        const r = await etcdctl(lab, 'endpoint', 'health');
+        last = r.stdout + r.stderr;
+        return last.match(/is healthy/g)?.length === 3;
+      },
       60_000,
       1000,
-    );
+    ).catch(async (e: unknown) => {
+      const ps = await onHost('ha3', ['docker', 'ps', '-a']).catch((x: unknown) => String(x));
+      throw new Error(`${String(e)}\netcdctl: ${last}\nha3: ${ps}`);
+    });
     await assertFullyRestored();
   });
 

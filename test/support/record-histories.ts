@@ -5,6 +5,9 @@
 // runs of the older, phase-by-phase shape). Re-record only on purpose, when old runs no
 // longer need to replay:
 //   npm run build && node dist/test/support/record-histories.js
+// or only some verify scenarios (old ones then keep their recordings, e.g. from before the
+// safeguards, so their patched() branch stays covered):
+//   node dist/test/support/record-histories.js --only all-drills,safeguard-tripped
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -82,6 +85,46 @@ const scenarios: Scenario[] = [
     },
     input: verifyInput(),
   },
+  // Every drill, the harsher three too, with the safeguards watching; all within tolerance.
+  {
+    name: 'all-drills',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: [
+        'data-plane',
+        'control-plane',
+        'etcd',
+        'host',
+        'etcd-partition',
+        'gateway-restart-degraded',
+      ],
+    }),
+  },
+  // A safeguard trips during the gateway fault: the hold ends early, the restore runs.
+  {
+    name: 'safeguard-tripped',
+    fakes: () => {
+      const stopped = gate();
+      return {
+        activities: {
+          probeLoadBalancer: untilCancelled,
+          stopComponent: async (_input, host, component) => {
+            stopped.open();
+            return `stop ${component} on ${host}`;
+          },
+          watchSafeguards: async () => {
+            await stopped.promise;
+            return {
+              safeguard: 'second-component' as const,
+              at: '2026-12-02T17:00:00.000Z',
+              detail: 'etcd member on ha3: /health answered 503',
+            };
+          },
+        },
+      };
+    },
+    input: verifyInput(inventory(), { holdMs: 60_000 }),
+  },
   // Refused: a deploy of the cluster is running.
   {
     name: 'refused',
@@ -144,8 +187,10 @@ async function main() {
   const t = await startWorkflowEnv();
   try {
     if (process.argv.includes('--deploy-only')) return await recordDeploys(t);
-    await recordDeploys(t);
-    for (const s of scenarios) {
+    const only = process.argv.indexOf('--only');
+    const names = only > 0 ? process.argv[only + 1]?.split(',') : undefined;
+    if (!names) await recordDeploys(t);
+    for (const s of scenarios.filter((x) => !names || names.includes(x.name))) {
       const { activities, faulted } = s.fakes();
       const history = await withWorker(
         t,

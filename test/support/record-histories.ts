@@ -14,7 +14,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { DeployActivities, VerifyActivities } from '../../src/activities';
 import { projectRoot } from '../../src/paths';
-import { deployHA, verifyHA } from '../../src/workflows';
+import { waitFor } from '../../src/util/exec';
+import { deployHA, verifyHA, verifyProgressQuery } from '../../src/workflows';
+import { approveUpdate, AWAITING_APPROVAL } from '../../src/workflows/approval';
 import type { VerifyInput } from '../../src/workflows/verify';
 import {
   Calls,
@@ -39,7 +41,22 @@ interface Scenario {
   name: string;
   fakes: () => { activities: Partial<VerifyActivities>; faulted?: Promise<void> };
   input: VerifyInput;
+  /** Beside the run, e.g. an approval once it waits for one. */
+  during?: (handle: WorkflowHandle<typeof verifyHA>) => Promise<void>;
 }
+
+/** Approve the run as soon as it waits at its approval gate. */
+const approveWhenWaiting = async (handle: WorkflowHandle<typeof verifyHA>) => {
+  await waitFor(
+    'the run to wait for approval',
+    async () => (await handle.query(verifyProgressQuery)).phase === AWAITING_APPROVAL,
+    20_000,
+    50,
+  );
+  await handle.executeUpdate(approveUpdate, {
+    args: [{ cluster: 'prod-gw', approver: 'alice@ops' }],
+  });
+};
 
 const scenarios: Scenario[] = [
   // Three drills, all within tolerance.
@@ -125,6 +142,27 @@ const scenarios: Scenario[] = [
     },
     input: verifyInput(inventory(), { holdMs: 60_000 }),
   },
+  // Approval required and given: the drill runs after the Update `approve`.
+  {
+    name: 'approved',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: ['data-plane'],
+      requireApproval: true,
+      approvalTimeoutMs: 60_000,
+    }),
+    during: approveWhenWaiting,
+  },
+  // Approval required, none came: aborted before any fault.
+  {
+    name: 'approval-timed-out',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: ['data-plane'],
+      requireApproval: true,
+      approvalTimeoutMs: 500,
+    }),
+  },
   // Refused: a deploy of the cluster is running.
   {
     name: 'refused',
@@ -200,6 +238,7 @@ async function main() {
             verifyHA,
             { taskQueue, workflowId: `verify-${s.name}`, args: [s.input] },
           );
+          await s.during?.(handle);
           if (faulted) {
             await faulted;
             await handle.cancel();

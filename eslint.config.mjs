@@ -50,10 +50,31 @@ export default tseslint.config(
             {
               regex:
                 // (The lab is left to NO_LAB, which allows it not even as types.)
-                '^(?!@temporalio/workflow$|\\./[^/]+$|\\.\\./model/[^/]+$|\\.\\./temporal/search-attributes$|(\\.\\./)+lab(/|$))',
+                '^(?!@temporalio/workflow$|\\./[^/]+$|\\./drills/[^/]+$|\\.\\./model/[^/]+$|\\.\\./temporal/search-attributes$|(\\.\\./)+lab(/|$))',
               allowTypeImports: true,
               message:
-                'workflow code imports only @temporalio/workflow, ./*, ../model/* and ../temporal/search-attributes (anything else as types)',
+                'workflow code imports only @temporalio/workflow, ./*, ./drills/*, ../model/* and ../temporal/search-attributes (anything else as types)',
+            },
+            NO_LAB,
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The drills, one file each, a level down: the same allowlist seen from there.
+    files: ['src/workflows/drills/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '^(?!@temporalio/workflow$|\\./[^/]+$|\\.\\./[^/]+$|\\.\\./\\.\\./model/[^/]+$|\\.\\./\\.\\./temporal/search-attributes$|(\\.\\./)+lab(/|$))',
+              allowTypeImports: true,
+              message:
+                'drill code imports only @temporalio/workflow, ./*, ../* (workflow files), ../../model/* and ../../temporal/search-attributes (anything else as types)',
             },
             NO_LAB,
           ],

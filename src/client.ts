@@ -109,7 +109,7 @@ export function buildProgram(): Command {
     cmd
       .option(
         '--drills <list>',
-        'drills to run, comma-separated: data-plane,control-plane,etcd',
+        "drills to run, comma-separated: data-plane,control-plane,etcd (the guide's), host,etcd-partition,gateway-restart-degraded, or all",
         'data-plane,control-plane,etcd',
       )
       .option(
@@ -122,6 +122,15 @@ export function buildProgram(): Command {
       .option('--control-plane-host <host>', 'dashboard host to stop (default: rotates)')
       .option('--etcd-host <host>', 'etcd host to stop (default: rotates)')
       .option(
+        '--host-drill-host <host>',
+        'host drill: host to cut off (default: most roles, rotates)',
+      )
+      .option('--partition-host <host>', 'etcd-partition: member to cut off (default: rotates)')
+      .option(
+        '--gateway-restart-host <host>',
+        'gateway-restart-degraded: gateway to restart (the etcd member: --etcd-host)',
+      )
+      .option(
         '--max-failed-ratio <ratio>',
         'tolerance: failed share of probe requests, e.g. 0.001 = 0.1 %',
         float('--max-failed-ratio'),
@@ -130,12 +139,31 @@ export function buildProgram(): Command {
         '--max-recovery <seconds>',
         'tolerance: time from restore to healthy',
         float('--max-recovery'),
+      )
+      .option(
+        '--require-approval',
+        'wait for `api7-ha verify approve <cluster>` before the first fault (the inventory can make it the default: verify.requireApproval)',
+      )
+      .option(
+        '--approval-timeout <seconds>',
+        "how long to wait for the approval before ending aborted (default: the inventory's verify.approvalTimeoutSeconds, 3600)",
+        float('--approval-timeout'),
+      )
+      .option(
+        '--abort-failed-share <ratio>',
+        'safeguard: abort a fault when more than this share fails through a load balancer within 5 s (default 0.5)',
+        float('--abort-failed-share'),
+      )
+      .option(
+        '--abort-unhealthy-after <seconds>',
+        'safeguard: abort a fault when a component that is not its target is unhealthy this long (default 6)',
+        float('--abort-unhealthy-after'),
       );
-  verifyOptions(
+  const verify = verifyOptions(
     program
       .command('verify')
       .description(
-        "run the guide's three failure drills now and report a verdict (or show the last one)",
+        "run failure drills now (the guide's three by default) and report a verdict (or show the last one)",
       )
       .option('-i, --inventory <file>', 'inventory YAML')
       .option(
@@ -147,8 +175,26 @@ export function buildProgram(): Command {
         '--json [file]',
         'write the journal as JSON to <file>; without a file, print the result as JSON instead of the table',
       )
-      .option('--markdown <file>', 'also write the report as Markdown'),
+      .option(
+        '--markdown <file>',
+        'also write the report as Markdown, with one SVG chart per drill beside it (<file>.<drill>.svg)',
+      )
+      .option(
+        '--html <file>',
+        'also write the report as one self-contained HTML page with a chart of each drill',
+      ),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
+  verify
+    .command('approve <cluster>')
+    .description(
+      'approve (or --reject) the running verification of a cluster that waits for approval before its first fault',
+    )
+    .option('--reject', 'reject instead: the run ends aborted with nothing injected')
+    .option('--reason <text>', 'why (required with --reject)')
+    .option('--as <identity>', 'who approves (default: your user@host)')
+    .action(async (cluster: string, o) =>
+      (await import('./cli/approve.js')).approveCommand(cluster, o),
+    );
 
   const backupCli = () => import('./cli/backup.js');
   const backup = program

@@ -128,7 +128,7 @@ export function activityLog(msg: string): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The activity context's sleep (which a cancellation ends), or a plain one outside activities. */
-function activitySleep(ms: number): Promise<void> {
+export function activitySleep(ms: number): Promise<void> {
   try {
     return Context.current().sleep(ms);
   } catch {

@@ -11,6 +11,9 @@ import { ensureGatewayCluster, proveTraffic, startGateway } from './gateway';
 import { etcdDrillChecks, startComponent, steadyState, stopComponent } from './faults';
 import { waitRecovered } from './health';
 import { probeLoadBalancer } from './probe';
+import { cutOffHost, partitionReads, reconnectHost } from './cutoff';
+import { watchSafeguards } from './safeguards';
+import { gatewayRestartChecks } from './gateway-restart';
 import { checkExclusion } from '../temporal/lookup';
 import {
   checkBackupExclusion,
@@ -44,6 +47,11 @@ export const verifyActivities = {
   probeLoadBalancer,
   etcdDrillChecks,
   waitRecovered,
+  cutOffHost,
+  reconnectHost,
+  partitionReads,
+  watchSafeguards,
+  gatewayRestartChecks,
 };
 
 export const backupActivities = {

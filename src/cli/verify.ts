@@ -1,4 +1,4 @@
-// `api7-ha verify`: run the three drills now (or show the last verdict), with a readable
+// `api7-ha verify`: run the drills now (or show the last verdict), with a readable
 // table and optional JSON / Markdown reports.
 import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -9,7 +9,9 @@ import { clusterRunsQuery } from '../temporal/lookup';
 import { CLUSTER, TASK_QUEUE } from '../temporal/search-attributes';
 import { sleep } from '../util/exec';
 import {
-  journalMarkdown,
+  approvalLine,
+  ALL_DRILLS,
+  GUIDE_DRILLS,
   type DrillName,
   type Journal,
   type VerifyOptions,
@@ -27,26 +29,46 @@ export interface VerifyCliOptions {
   /** A file for the journal, or true: the result as JSON on stdout instead of the table. */
   json?: string | boolean;
   markdown?: string;
+  /** A file for the self-contained HTML report with one chart per drill. */
+  html?: string;
   rate?: number;
   hold?: number;
   drills?: string;
   dataPlaneHost?: string;
   controlPlaneHost?: string;
   etcdHost?: string;
+  hostDrillHost?: string;
+  partitionHost?: string;
+  gatewayRestartHost?: string;
   maxFailedRatio?: number;
   maxRecovery?: number;
+  requireApproval?: boolean;
+  approvalTimeout?: number;
+  abortFailedShare?: number;
+  abortUnhealthyAfter?: number;
 }
 
-const DRILLS: DrillName[] = ['data-plane', 'control-plane', 'etcd'];
+const DRILLS: readonly DrillName[] = ALL_DRILLS;
+
+/** The role a drill's chosen host must have, and the flag that chooses it. */
+const HOST_FLAGS: Record<DrillName, { flag: string; role?: string }> = {
+  'data-plane': { flag: '--data-plane-host', role: 'data-plane' },
+  'control-plane': { flag: '--control-plane-host', role: 'control-plane' },
+  etcd: { flag: '--etcd-host', role: 'etcd' },
+  host: { flag: '--host-drill-host' },
+  'etcd-partition': { flag: '--partition-host', role: 'etcd' },
+  'gateway-restart-degraded': { flag: '--gateway-restart-host', role: 'data-plane' },
+};
 
 export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   const out: Partial<VerifyOptions> = {};
   if (o.drills) {
-    const drills = o.drills.split(',').map((d) => d.trim());
+    const drills =
+      o.drills.trim() === 'all' ? [...DRILLS] : o.drills.split(',').map((d) => d.trim());
     const bad = drills.filter((d) => !DRILLS.includes(d as DrillName));
     if (bad.length)
       throw new RefusedInput(
-        `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')})`,
+        `--drills: unknown drill ${bad.join(', ')} (choose from ${DRILLS.join(', ')}, or all)`,
       );
     if (new Set(drills).size !== drills.length)
       throw new RefusedInput('--drills: a drill is listed twice');
@@ -58,26 +80,31 @@ export function verifyOptionsFrom(o: VerifyCliOptions): Partial<VerifyOptions> {
   if (o.dataPlaneHost) hosts['data-plane'] = o.dataPlaneHost;
   if (o.controlPlaneHost) hosts['control-plane'] = o.controlPlaneHost;
   if (o.etcdHost) hosts.etcd = o.etcdHost;
+  if (o.hostDrillHost) hosts.host = o.hostDrillHost;
+  if (o.partitionHost) hosts['etcd-partition'] = o.partitionHost;
+  if (o.gatewayRestartHost) hosts['gateway-restart-degraded'] = o.gatewayRestartHost;
   if (Object.keys(hosts).length) out.hosts = hosts;
   const tolerances: Partial<VerifyOptions['tolerances']> = {};
   if (o.maxFailedRatio !== undefined) tolerances.maxFailedRatio = o.maxFailedRatio;
   if (o.maxRecovery !== undefined) tolerances.maxRecoveryMs = o.maxRecovery * 1000;
   if (Object.keys(tolerances).length) out.tolerances = tolerances as VerifyOptions['tolerances'];
+  if (o.requireApproval) out.requireApproval = true;
+  if (o.approvalTimeout !== undefined) out.approvalTimeoutMs = o.approvalTimeout * 1000;
+  const safeguards: Partial<VerifyOptions['safeguards']> = {};
+  if (o.abortFailedShare !== undefined) safeguards.maxFailedShare = o.abortFailedShare;
+  if (o.abortUnhealthyAfter !== undefined) safeguards.unhealthyForMs = o.abortUnhealthyAfter * 1000;
+  if (Object.keys(safeguards).length) out.safeguards = safeguards as VerifyOptions['safeguards'];
   return out;
 }
 
 /** Refuse fault hosts that are not in the inventory or lack the role, before anything starts. */
 export function checkVerifyOptions(input: VerifyInput): void {
-  const role: Record<DrillName, string> = {
-    'data-plane': 'data-plane',
-    'control-plane': 'control-plane',
-    etcd: 'etcd',
-  };
   for (const [drill, host] of Object.entries(input.options?.hosts ?? {})) {
+    const { flag, role } = HOST_FLAGS[drill as DrillName];
     const h = input.inventory.hosts.find((x) => x.name === host);
-    if (!h) throw new RefusedInput(`--${drill}-host: no host named ${host} in the inventory`);
-    if (!(h.roles as string[]).includes(role[drill as DrillName]))
-      throw new RefusedInput(`--${drill}-host: ${host} has no ${role[drill as DrillName]} role`);
+    if (!h) throw new RefusedInput(`${flag}: no host named ${host} in the inventory`);
+    if (role ? !(h.roles as string[]).includes(role) : !h.roles.length)
+      throw new RefusedInput(`${flag}: ${host} has ${role ? `no ${role} role` : 'no role'}`);
   }
   const o = input.options ?? {};
   if (o.rate !== undefined && !(o.rate >= 1 && o.rate <= 1000))
@@ -89,6 +116,24 @@ export function checkVerifyOptions(input: VerifyInput): void {
     throw new RefusedInput('--max-failed-ratio: must be between 0 and 1 (0.001 = 0.1 %)');
   if (t?.maxRecoveryMs !== undefined && !(t.maxRecoveryMs >= 1000 && t.maxRecoveryMs <= 3_600_000))
     throw new RefusedInput('--max-recovery: must be between 1 and 3600 seconds');
+  if (
+    o.approvalTimeoutMs !== undefined &&
+    !(o.approvalTimeoutMs >= 1000 && o.approvalTimeoutMs <= 604_800_000)
+  )
+    throw new RefusedInput('--approval-timeout: must be between 1 and 604800 seconds (7 days)');
+  if (
+    o.approvalTimeoutMs !== undefined &&
+    !o.requireApproval &&
+    !input.inventory.verify.requireApproval
+  )
+    throw new RefusedInput(
+      '--approval-timeout: goes with --require-approval (or verify.requireApproval in the inventory)',
+    );
+  const g = o.safeguards;
+  if (g?.maxFailedShare !== undefined && !(g.maxFailedShare > 0 && g.maxFailedShare <= 1))
+    throw new RefusedInput('--abort-failed-share: must be above 0 and at most 1 (0.5 = 50 %)');
+  if (g?.unhealthyForMs !== undefined && !(g.unhealthyForMs >= 1000 && g.unhealthyForMs <= 600_000))
+    throw new RefusedInput('--abort-unhealthy-after: must be between 1 and 600 seconds');
 }
 
 /** Inventory plus drill options from the command line, checked before anything starts. */
@@ -142,15 +187,21 @@ export function journalTable(j: Journal): string {
     .map((d) => `  ${d.drill}: ${d.reasons.join('; ')}`);
   return [
     `verification of ${j.cluster}: ${colour(j.verdict)}`,
+    ...(j.approval ? [approvalLine(j).replace(/\*\*|`/g, '')] : []),
     t.toString(),
     ...notes,
     j.summary ?? '',
   ].join('\n');
 }
 
-function writeReports(j: Journal, o: VerifyCliOptions) {
+async function writeReports(j: Journal, o: VerifyCliOptions, workflowId?: string) {
   if (typeof o.json === 'string') writeFileSync(o.json, `${JSON.stringify(j, null, 2)}\n`);
-  if (o.markdown) writeFileSync(o.markdown, `${journalMarkdown(j)}\n`);
+  // The charting library loads only when a report with charts is asked for.
+  if (o.markdown)
+    for (const f of (await import('../report/markdown.js')).markdownReport(j, o.markdown))
+      writeFileSync(f.path, f.text);
+  if (o.html)
+    writeFileSync(o.html, (await import('../report/html.js')).journalHtml(j, { workflowId }));
 }
 
 export async function startVerify(client: Client, input: VerifyInput) {
@@ -159,7 +210,7 @@ export async function startVerify(client: Client, input: VerifyInput) {
     workflowId: `verify-${input.inventory.cluster}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [input],
     typedSearchAttributes: [{ key: CLUSTER, value: input.inventory.cluster }],
-    staticSummary: `Verify HA of "${input.inventory.cluster}": ${(input.options?.drills ?? DRILLS).join(', ')} drills`,
+    staticSummary: `Verify HA of "${input.inventory.cluster}": ${(input.options?.drills ?? GUIDE_DRILLS).join(', ')} drills`,
   });
 }
 
@@ -191,7 +242,7 @@ async function showLast(client: Client, cluster: string, o: VerifyCliOptions) {
     );
     if (j) {
       console.log(journalTable(j));
-      writeReports(j, o);
+      await writeReports(j, o, w.workflowId);
     } else if (failure) console.log(pc.red(`failed: ${failure}`));
     return;
   }
@@ -208,8 +259,10 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
     throw new RefusedInput(
       'give -i <inventory> to run a verification, or --last <cluster> to see the latest result',
     );
-  if ((o.json || o.markdown) && !o.follow)
-    throw new RefusedInput('--json and --markdown need --follow (or use --last <cluster> later)');
+  if ((o.json || o.markdown || o.html) && !o.follow)
+    throw new RefusedInput(
+      '--json, --markdown and --html need --follow (or use --last <cluster> later)',
+    );
   // With the result as JSON on stdout, everything said along the way goes to stderr.
   const say = o.json === true ? console.error : console.log;
   const input = await loadVerifyInput(o.inventory, o);
@@ -225,7 +278,9 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
   const poll = (async () => {
     while (!done) {
       const j = await handle.query<Journal>('progress').catch(() => undefined);
-      const line = j ? `  ${j.phase}` : '';
+      const line = j
+        ? `  ${j.phase}${j.approval && !j.approval.decision ? ` until ${j.approval.until}: approve with \`api7-ha verify approve ${j.cluster}\`` : ''}`
+        : '';
       if (line && line !== lastLine) say(line);
       lastLine = line || lastLine;
       await sleep(1000);
@@ -240,7 +295,7 @@ export async function verifyCommand(o: VerifyCliOptions): Promise<Journal | unde
         j,
       );
     else console.log(journalTable(j));
-    writeReports(j, o);
+    await writeReports(j, o, handle.workflowId);
     if (j.verdict !== 'passed') process.exitCode = 1;
     return j;
   } catch (e) {

@@ -43,14 +43,16 @@ function etcdctlFlags(inv: Inventory, hostName: string, withAuth: boolean): stri
   return flags;
 }
 
-function runEtcdctl(
+/** Privileged: etcdctl in a throw-away container against the member on this host. */
+export function runEtcdctl(
   inv: Inventory,
   hostName: string,
   mounts: string[],
   etcdctlArgs: string[],
   withAuth: boolean,
+  container = SNAPSHOT_CONTAINER,
 ): string[] {
-  const argv = ['docker', 'run', '--rm', '--name', SNAPSHOT_CONTAINER, '--network=host'];
+  const argv = ['docker', 'run', '--rm', '--name', container, '--network=host'];
   argv.push('-u', 'root', '-e', 'ETCDCTL_API=3');
   if (withAuth) argv.push('-i');
   for (const m of mounts) argv.push('-v', m);

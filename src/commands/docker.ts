@@ -44,3 +44,27 @@ export const startContainerArgv = (name: string) => ['docker', 'start', name];
 export const forceRemoveContainerArgv = (name: string) => ['docker', 'rm', '-f', name];
 /** Exits 0 when the compose v2 plugin is there. */
 export const composePluginArgv = () => ['docker', 'compose', 'version'];
+/** All containers (running or not) of a component's compose project and service. */
+export const serviceContainersArgv = (b: BundledComponent) => [
+  ...runningContainersArgv(
+    `label=com.docker.compose.project=${composeProject(b.dir)}`,
+    `label=com.docker.compose.service=${b.composeService}`,
+  ),
+  '-a',
+];
+/** `<status> <exit code> <restart count>` per container. */
+export const containerExitArgv = (ids: string[]) => [
+  'docker',
+  'inspect',
+  '--format',
+  '{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}',
+  ...ids,
+];
+/** The last lines a container logged. */
+export const containerLogTailArgv = (id: string, lines: number) => [
+  'docker',
+  'logs',
+  '--tail',
+  String(lines),
+  id,
+];

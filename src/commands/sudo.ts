@@ -22,6 +22,7 @@ import {
   unpackBundleArgv,
 } from './files';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
+import { cutOffArgv, reconnectArgv, type CutOff } from './drills';
 import {
   handOverArgv,
   remoteBackupDirArgv,
@@ -128,6 +129,16 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
         { argv: removeRemoteSnapshotArgv() },
       ],
     });
+
+  const cuts: CutOff[] = hasRole(host, 'etcd') ? ['host', 'etcd'] : ['host'];
+  sections.push({
+    name: 'DRILLS',
+    why: `verify: the host and etcd-partition drills cut this host (or its etcd member) off\nwith iptables chains of api7-ha's own, and heal it (fixed scripts; SSH stays open).`,
+    rules: cuts.flatMap((what) => [
+      { argv: cutOffArgv(inv, host.name, what) },
+      { argv: reconnectArgv(inv, host.name, what) },
+    ]),
+  });
 
   const bundles = bundledOn(inv, host);
   if (bundles.length) {

@@ -3,6 +3,7 @@
 // gets past validation; secrets appear only as references (env:NAME or file:PATH).
 import { z } from 'zod';
 import { hostPorts } from '../model/hosts';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../workflows/journal';
 
 export const ROLES = ['etcd', 'control-plane', 'data-plane'] as const;
 export type Role = (typeof ROLES)[number];
@@ -407,6 +408,21 @@ const backupSchema = z.strictObject({
     .default(DEFAULT_BACKUP_KEEP),
 });
 
+const verifySchema = z.strictObject({
+  /**
+   * Every verification of this cluster (scheduled ones too) waits for
+   * `api7-ha verify approve <cluster>` before the first fault: for production clusters.
+   */
+  requireApproval: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Seconds to wait for the approval; then the run ends `aborted` with nothing injected. */
+  approvalTimeoutSeconds: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be between 1 and 604800 (7 days)' })
+    .max(604_800, { error: 'must be between 1 and 604800 (7 days)' })
+    .default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+});
+
 export const inventorySchema = z
   .strictObject({
     apiVersion: z.literal('api7-ha/v1', { error: 'must be "api7-ha/v1"' }),
@@ -449,6 +465,10 @@ export const inventorySchema = z
       })
       .default({ parallelism: 16, transferParallelism: 8, restartPauseSeconds: 5 }),
     backup: backupSchema.default({ keep: DEFAULT_BACKUP_KEEP }),
+    verify: verifySchema.default({
+      requireApproval: false,
+      approvalTimeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    }),
   })
   .superRefine((inv, ctx) => {
     const seen = (key: 'name' | 'address') => {

@@ -1,34 +1,24 @@
-// verifyHA: the vendor guide's three failure drills — one gateway, one dashboard, one etcd
-// member down — measured through the load balancers, each always restored.
+// verifyHA: failure drills — by default the vendor guide's three (one gateway, one
+// dashboard, one etcd member down), on request also a whole host, an etcd partition and a
+// gateway restart with a member down (drills/) — each behind a steady-state gate,
+// measured through the load balancers, watched by safeguards and always restored.
 import {
-  CancellationScope,
   defineQuery,
-  isCancellation,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { VerifyActivities } from '../activities';
 import type { DeployInput } from '../activities/context';
-import { hostsWith } from '../model/components';
-import {
-  activityOptions,
-  DRILL_ATTEMPTS,
-  DRILL_STEP_TIMEOUT,
-  RECOVERY_ATTEMPTS,
-  RESTORE_ATTEMPTS,
-  retryPolicy,
-} from './activity-options';
 import { CLUSTER, PHASE, VERDICT } from '../temporal/search-attributes';
-import { failureMessage } from './failures';
+import { approvalGate, approvalSettings, notApprovedSummary } from './approval';
+import { act, base } from './drills/activities';
+import { runDrill } from './drills/fault';
+import { planDrill } from './drills/pick';
 import {
   DEFAULT_VERIFY_OPTIONS,
   journalMarkdown,
   overallVerdict,
-  type DrillName,
   type DrillRecord,
   type Journal,
   type VerifyOptions,
@@ -40,24 +30,13 @@ export interface VerifyInput extends DeployInput {
 
 export const verifyProgressQuery = defineQuery<Journal>('progress');
 
-const retry = retryPolicy(DRILL_ATTEMPTS, '5s');
-const base = activityOptions(DRILL_STEP_TIMEOUT, retry);
-const act = proxyActivities<VerifyActivities>(base);
-// Restores run even after cancellation (in a non-cancellable scope).
-const restore = proxyActivities<VerifyActivities>(
-  activityOptions(DRILL_STEP_TIMEOUT, retryPolicy(RESTORE_ATTEMPTS, '10s')),
-);
-const recovery = proxyActivities<VerifyActivities>({
-  ...base,
-  retry: { ...retry, maximumAttempts: RECOVERY_ATTEMPTS },
-});
-
 export async function verifyHA(input: VerifyInput): Promise<Journal> {
   const inv = input.inventory;
   const options: VerifyOptions = {
     ...DEFAULT_VERIFY_OPTIONS,
     ...input.options,
     tolerances: { ...DEFAULT_VERIFY_OPTIONS.tolerances, ...input.options?.tolerances },
+    safeguards: { ...DEFAULT_VERIFY_OPTIONS.safeguards, ...input.options?.safeguards },
   };
   const now = () => new Date().toISOString(); // workflow time: deterministic
   const journal: Journal = {
@@ -79,6 +58,7 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
     note(`phase ${phase}`);
   };
   upsertSearchAttributes([{ key: CLUSTER, value: inv.cluster }]);
+  const approval = approvalGate(journal, { now, enter, note });
 
   const finish = (summary: string) => {
     journal.verdict = overallVerdict(journal.drills);
@@ -100,17 +80,21 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
   );
   if (exclusion.blockedBy) return finish(`aborted before any fault: ${exclusion.blockedBy}`);
 
-  const pickHost = (drill: DrillName): string => {
-    const chosen = options.hosts?.[drill];
-    if (chosen) return chosen;
-    const candidates = hostsWith(inv, drill);
-    return candidates[exclusion.previousRuns % candidates.length]!.name;
-  };
+  // Runs that must be approved wait here, before the first fault.
+  const gate = approvalSettings(inv, options);
+  if (gate.required && !(await approval.wait(gate.timeoutMs)))
+    return finish(notApprovedSummary(journal.approval!));
 
   for (const drillName of options.drills) {
-    const host = pickHost(drillName);
-    const component = drillName; // a drill is named by the component it stops
-    const record: DrillRecord = { drill: drillName, host, component, reasons: [], restored: true };
+    const drill = planDrill(drillName, inv, options, exclusion.previousRuns);
+    const host = drill.host;
+    const record: DrillRecord = {
+      drill: drillName,
+      host,
+      component: drill.component,
+      reasons: [],
+      restored: true,
+    };
     journal.drills.push(record);
 
     // No drill starts while the cluster is degraded.
@@ -129,113 +113,31 @@ export async function verifyHA(input: VerifyInput): Promise<Journal> {
 
     record.startedAt = now();
     enter(`${drillName}: fault on ${host}`);
-    let stopped = false;
-    try {
-      await CancellationScope.cancellable(async () => {
-        if (drillName === 'etcd') {
-          stopped = true; // set before the call: a stop that lands but is not reported still gets restored
-          await act.stopComponent.executeWithOptions(
-            { ...base, summary: `${host}: stop etcd member` },
-            [input, host, component],
-          );
-          record.faultAt = now();
-          const checks = await act.etcdDrillChecks.executeWithOptions(
-            {
-              ...base,
-              summary: `write, read and route through the control plane with ${host}'s etcd down`,
-            },
-            [input, clusterId, host, options.holdMs],
-          );
-          record.checks = { ...checks, problems: checks.problems.join('; ') };
-          await sleep(Math.max(0, options.holdMs - 1000));
-          if (!checks.routeWritten || !checks.routeReadBack)
-            record.reasons.push('could not write and read back a route through the control plane');
-          if (!checks.gatewaysRouted)
-            record.reasons.push('the gateways did not pick up the new route');
-          if (checks.healthyMembers !== hostsWith(inv, 'etcd').length - 1 || !checks.leader)
-            record.reasons.push(
-              `expected ${hostsWith(inv, 'etcd').length - 1} healthy members with a leader, saw ${checks.healthyMembers}${checks.leader ? '' : ' and no leader'}`,
-            );
-          record.reasons.push(...checks.problems);
-        } else {
-          const target = drillName;
-          // Probe from just before the fault to its end, so the moment of failure is measured too.
-          const probe = act.probeLoadBalancer.executeWithOptions(
-            {
-              ...base,
-              startToCloseTimeout: options.holdMs + 120_000,
-              summary: `probe the ${target} load balancer at ${options.rate}/s`,
-            },
-            [input, target, options.rate, options.holdMs + 1000, clusterId],
-          );
-          probe.catch(() => undefined); // awaited below; never an unhandled rejection if the stop fails
-          await sleep(1000);
-          stopped = true;
-          await act.stopComponent.executeWithOptions(
-            { ...base, summary: `${host}: docker compose down (${component})` },
-            [input, host, component],
-          );
-          record.faultAt = now();
-          record.probe = await probe;
-          if (record.probe.failedRatio > options.tolerances.maxFailedRatio)
-            record.reasons.push(
-              `${record.probe.failures} of ${record.probe.requests} requests failed (more than ${options.tolerances.maxFailedRatio * 100} %)`,
-            );
-        }
-      });
-    } catch (e) {
-      record.verdict = 'aborted';
-      record.reasons.push(isCancellation(e) ? 'cancelled' : failureMessage(e));
-      if (isCancellation(e)) {
-        await restoreDrill();
-        finish(
-          `cancelled during the ${drillName} drill; ${record.restored ? `${host} was restored` : `RESTORE OF ${host} FAILED`}`,
-        );
-        throw e;
-      }
+    // Fault, hold (safeguards watching), and always restore: drills/fault.ts.
+    const cancelled = await runDrill(
+      {
+        input,
+        options,
+        record,
+        clusterId,
+        now,
+        enter,
+        note,
+        injected: () => undefined,
+        step: (summary, over) => ({ ...base, ...over, summary }),
+      },
+      drill,
+    );
+    publish();
+    if (cancelled) {
+      finish(
+        `cancelled during the ${drillName} drill; ${record.restored ? `${host} was restored` : `RESTORE OF ${host} FAILED`}`,
+      );
+      throw cancelled;
     }
-    await restoreDrill();
     if (!record.verdict) record.verdict = record.reasons.length ? 'deviated' : 'passed';
     note(`${drillName} drill: ${record.verdict}`);
     if (record.verdict === 'aborted' || !record.restored) break;
-
-    // Restore always runs, even in a cancelled workflow (non-cancellable scope).
-    async function restoreDrill() {
-      if (!stopped) return;
-      await CancellationScope.nonCancellable(async () => {
-        enter(`${drillName}: restore ${host}`);
-        try {
-          // Time to recover: from the restore command to healthy (workflow time, replay-safe).
-          const restoreStarted = Date.now();
-          await restore.startComponent.executeWithOptions(
-            { ...base, summary: `${host}: restore ${component}` },
-            [input, host, component],
-          );
-          record.restoredAt = now();
-          await recovery.waitRecovered.executeWithOptions(
-            {
-              ...base,
-              startToCloseTimeout: options.tolerances.maxRecoveryMs + 300_000,
-              summary: `${host}: wait until ${component} is healthy again`,
-            },
-            [input, host, component, options.tolerances.maxRecoveryMs + 240_000],
-          );
-          record.recoveryMs = Date.now() - restoreStarted;
-          if (record.recoveryMs > options.tolerances.maxRecoveryMs)
-            record.reasons.push(
-              `recovery took ${Math.round(record.recoveryMs / 1000)} s (tolerance ${options.tolerances.maxRecoveryMs / 1000} s)`,
-            );
-          record.restored = true;
-        } catch (e) {
-          record.restored = false;
-          record.verdict = 'aborted';
-          record.reasons.push(`restore failed: ${failureMessage(e)}`);
-        }
-        record.endedAt = now();
-        stopped = false;
-        publish();
-      });
-    }
   }
   const v = overallVerdict(journal.drills);
   return finish(

@@ -86,6 +86,10 @@ const PER_HOST = new Set([
   'stopComponent',
   'startComponent',
   'waitRecovered',
+  'cutOffHost',
+  'reconnectHost',
+  'partitionReads',
+  'gatewayRestartChecks',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;
@@ -207,6 +211,27 @@ export function fakeVerifyActivities(
       problems: [],
     }),
     waitRecovered: async () => 5,
+    cutOffHost: async (_input, host, what) => `cut ${what} off on ${host}`,
+    reconnectHost: async (_input, host, what) => `reconnect ${what} on ${host}`,
+    partitionReads: async (input, host) => ({
+      isolatedAnswered: false,
+      isolatedError: 'context deadline exceeded',
+      majorityHost: input.inventory.hosts.find((h) => h.roles.includes('etcd') && h.name !== host)
+        ?.name,
+      majorityAnswered: true,
+      problems: [],
+    }),
+    // Like the real one: watches until the hold ends (and cancels it), nothing trips.
+    watchSafeguards: async () => {
+      await untilCancelled();
+      return undefined;
+    },
+    gatewayRestartChecks: async () => ({
+      back: true,
+      backAfterMs: 800,
+      takesLbTraffic: true,
+      problems: [],
+    }),
     ...overrides,
   });
 }

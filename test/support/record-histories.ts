@@ -5,13 +5,18 @@
 // runs of the older, phase-by-phase shape). Re-record only on purpose, when old runs no
 // longer need to replay:
 //   npm run build && node dist/test/support/record-histories.js
+// or only some verify scenarios (old ones then keep their recordings, e.g. from before the
+// safeguards, so their patched() branch stays covered):
+//   node dist/test/support/record-histories.js --only all-drills,safeguard-tripped
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { DeployActivities, VerifyActivities } from '../../src/activities';
 import { projectRoot } from '../../src/paths';
-import { deployHA, verifyHA } from '../../src/workflows';
+import { waitFor } from '../../src/util/exec';
+import { deployHA, verifyHA, verifyProgressQuery } from '../../src/workflows';
+import { approveUpdate, AWAITING_APPROVAL } from '../../src/workflows/approval';
 import type { VerifyInput } from '../../src/workflows/verify';
 import {
   Calls,
@@ -36,7 +41,22 @@ interface Scenario {
   name: string;
   fakes: () => { activities: Partial<VerifyActivities>; faulted?: Promise<void> };
   input: VerifyInput;
+  /** Beside the run, e.g. an approval once it waits for one. */
+  during?: (handle: WorkflowHandle<typeof verifyHA>) => Promise<void>;
 }
+
+/** Approve the run as soon as it waits at its approval gate. */
+const approveWhenWaiting = async (handle: WorkflowHandle<typeof verifyHA>) => {
+  await waitFor(
+    'the run to wait for approval',
+    async () => (await handle.query(verifyProgressQuery)).phase === AWAITING_APPROVAL,
+    20_000,
+    50,
+  );
+  await handle.executeUpdate(approveUpdate, {
+    args: [{ cluster: 'prod-gw', approver: 'alice@ops' }],
+  });
+};
 
 const scenarios: Scenario[] = [
   // Three drills, all within tolerance.
@@ -81,6 +101,67 @@ const scenarios: Scenario[] = [
       };
     },
     input: verifyInput(),
+  },
+  // Every drill, the harsher three too, with the safeguards watching; all within tolerance.
+  {
+    name: 'all-drills',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: [
+        'data-plane',
+        'control-plane',
+        'etcd',
+        'host',
+        'etcd-partition',
+        'gateway-restart-degraded',
+      ],
+    }),
+  },
+  // A safeguard trips during the gateway fault: the hold ends early, the restore runs.
+  {
+    name: 'safeguard-tripped',
+    fakes: () => {
+      const stopped = gate();
+      return {
+        activities: {
+          probeLoadBalancer: untilCancelled,
+          stopComponent: async (_input, host, component) => {
+            stopped.open();
+            return `stop ${component} on ${host}`;
+          },
+          watchSafeguards: async () => {
+            await stopped.promise;
+            return {
+              safeguard: 'second-component' as const,
+              at: '2026-12-02T17:00:00.000Z',
+              detail: 'etcd member on ha3: /health answered 503',
+            };
+          },
+        },
+      };
+    },
+    input: verifyInput(inventory(), { holdMs: 60_000 }),
+  },
+  // Approval required and given: the drill runs after the Update `approve`.
+  {
+    name: 'approved',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: ['data-plane'],
+      requireApproval: true,
+      approvalTimeoutMs: 60_000,
+    }),
+    during: approveWhenWaiting,
+  },
+  // Approval required, none came: aborted before any fault.
+  {
+    name: 'approval-timed-out',
+    fakes: () => ({ activities: {} }),
+    input: verifyInput(inventory(), {
+      drills: ['data-plane'],
+      requireApproval: true,
+      approvalTimeoutMs: 500,
+    }),
   },
   // Refused: a deploy of the cluster is running.
   {
@@ -144,8 +225,10 @@ async function main() {
   const t = await startWorkflowEnv();
   try {
     if (process.argv.includes('--deploy-only')) return await recordDeploys(t);
-    await recordDeploys(t);
-    for (const s of scenarios) {
+    const only = process.argv.indexOf('--only');
+    const names = only > 0 ? process.argv[only + 1]?.split(',') : undefined;
+    if (!names) await recordDeploys(t);
+    for (const s of scenarios.filter((x) => !names || names.includes(x.name))) {
       const { activities, faulted } = s.fakes();
       const history = await withWorker(
         t,
@@ -155,6 +238,7 @@ async function main() {
             verifyHA,
             { taskQueue, workflowId: `verify-${s.name}`, args: [s.input] },
           );
+          await s.during?.(handle);
           if (faulted) {
             await faulted;
             await handle.cancel();

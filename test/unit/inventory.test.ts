@@ -38,6 +38,7 @@ describe('inventory schema', () => {
     assert.equal(inv.hosts.length, 5);
     assert.equal(inv.etcd.clientPort, 2379);
     assert.equal(inv.ssh.sudo, false);
+    assert.deepEqual(inv.verify, { requireApproval: false, approvalTimeoutSeconds: 3600 });
     assert.deepEqual(inventoryWarnings(inv), []);
   });
 
@@ -203,6 +204,21 @@ describe('inventory schema', () => {
       'two artifacts with one file name',
       (i) => (i.gateway.bundle.path = 'other/api7-2.13.2209.1-cp.tar.gz'),
       /^gateway\.bundle\.path: has the same file name as dashboard\.bundle\.path/,
+    ],
+    [
+      'approval timeout of zero',
+      (i) => (i.verify = { requireApproval: true, approvalTimeoutSeconds: 0 }),
+      /^verify\.approvalTimeoutSeconds: must be between 1 and 604800/,
+    ],
+    [
+      'requireApproval that is not a boolean',
+      (i) => (i.verify = { requireApproval: 'yes' }),
+      /^verify\.requireApproval: must be true or false/,
+    ],
+    [
+      'unknown verify setting',
+      (i) => (i.verify = { requireApprovals: true }),
+      /^verify\.requireApprovals: is not a known field/,
     ],
   ];
   for (const [name, mutate, expected] of cases)

@@ -23,6 +23,7 @@ import {
   sudoersCommands,
   sudoSections,
 } from '../../src/commands/sudo';
+import { cutOffArgv, reconnectArgv } from '../../src/commands/drills';
 import {
   guardedReadArgv,
   guardedSha256Argv,
@@ -115,6 +116,8 @@ describe('sudo rules per host', () => {
       'install -d -o api7ops -m 0700 /opt/api7-ha/incoming/api7ops',
       'sha256sum /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
       'install -o root -g root -m 0644 /opt/api7-ha/incoming/api7ops/api7-2.13.2209.1-dp.tar.gz.part /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz',
+      cutOffArgv(inv, 'ha5', 'host').join(' '),
+      reconnectArgv(inv, 'ha5', 'host').join(' '),
       guardedReadArgv(dp, `${dp}/.api7-ha-bundle-sha256`).join(' '),
       'tar -xzf /opt/api7-ha/artifacts/api7-2.13.2209.1-dp.tar.gz -C /root',
       guardedWriteArgv(dp, `${dp}/.api7-ha-bundle-sha256`, '644').join(' '),
@@ -134,6 +137,10 @@ describe('sudo rules per host', () => {
     assert.ok(r.includes('mkdir -p /usr/local/etcd/etcd_data'));
     assert.ok(r.includes('sha256sum /opt/api7-ha/artifacts/etcd-3.4.13.tar.gz'));
     assert.ok(!r.some((x) => x.startsWith('tar ') || x.includes('/root/api7-')), r.join('\n'));
+    // The drills cut it off whole or only its etcd member, and heal it.
+    for (const what of ['host', 'etcd'] as const)
+      for (const argv of [cutOffArgv(inv, 'ha3', what), reconnectArgv(inv, 'ha3', what)])
+        assert.ok(r.includes(argv.join(' ')), `${what}: ${argv.join(' ')}`);
   });
 
   it('an etcd + dashboard host has both, each rule once', () => {
@@ -170,7 +177,7 @@ describe('the sudoers drop-in', () => {
   it('grants the user its aliases, password-less, as root only', () => {
     assert.match(
       text,
-      /^api7ops ALL=\(root\) NOPASSWD: API7HA_DOCKER, API7HA_PREPARE, API7HA_SHIP, API7HA_BUNDLES, API7HA_CONFIG$/m,
+      /^api7ops ALL=\(root\) NOPASSWD: API7HA_DOCKER, API7HA_PREPARE, API7HA_SHIP, API7HA_DRILLS, API7HA_BUNDLES, API7HA_CONFIG$/m,
     );
     assert.match(text, /^Defaults:api7ops !requiretty$/m);
     assert.match(text, /api7-ha hosts sudoers -i prod\.yaml --host ha5/);
@@ -273,7 +280,7 @@ describe('sudo rules with etcd TLS', () => {
 
   it('without etcd.tls there are no TLS rules', () => {
     const names = sudoSections(inv, findHost(inv, 'ha1'), 'api7ops').map((s) => s.name);
-    assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BACKUP', 'BUNDLES', 'CONFIG']);
+    assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BACKUP', 'DRILLS', 'BUNDLES', 'CONFIG']);
   });
 });
 

@@ -87,9 +87,13 @@ describe('verifyHA with fake activities', { timeout: 120_000 }, () => {
         ['etcd', 'ha1', 'etcd', 'passed', true],
       ],
     );
-    // Per drill: steady state, then (for the load balancers) the probe starts before the stop.
+    // Per drill: steady state, then (for the load balancers) the probe starts before the stop;
+    // the safeguards watch beside each (drills-workflow.test.ts).
+    assert.equal(run.calls.of('watchSafeguards').length, 3);
     assert.deepEqual(
-      run.calls.list.map((c) => `${c.name}${c.host ? `@${c.host}` : ''}`),
+      run.calls.list
+        .filter((c) => c.name !== 'watchSafeguards')
+        .map((c) => `${c.name}${c.host ? `@${c.host}` : ''}`),
       [
         'checkExclusion',
         'steadyState',

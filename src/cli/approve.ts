@@ -4,7 +4,7 @@ import os from 'node:os';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { name as clusterName } from '../config/inventory';
 import { connectClient } from '../temporal/connection';
-import { runningRuns } from '../temporal/lookup';
+import { runningRuns } from '../temporal/cluster-lock';
 import { approvalRequestProblem, approveUpdate, type ApprovalRequest } from '../workflows/approval';
 import { rootMessage } from './deploy';
 import { NotFound, RefusedInput } from './exit';

@@ -17,7 +17,8 @@ export interface EtcdMember {
 export function etcdMembers(inv: Inventory): EtcdMember[] {
   const scheme = etcdScheme(inv);
   return hostsWith(inv, 'etcd').map((host, i) => ({
-    name: `${inv.etcd.memberNamePrefix}-${i + 1}`,
+    // Positional as in the guide, unless the host pins its name (config/inventory.ts).
+    name: host.etcdMemberName ?? `${inv.etcd.memberNamePrefix}-${i + 1}`,
     host,
     peerUrl: `${scheme}://${host.address}:${inv.etcd.peerPort}`,
     clientUrl: `${scheme}://${host.address}:${inv.etcd.clientPort}`,

@@ -69,7 +69,15 @@ export async function membership(
   const endpoints = etcdMembers(inv)
     .filter((m) => !skipHosts.includes(m.host.name))
     .map((m) => endpointOf(m.clientUrl));
-  const list = await askAny(access, endpoints, (c) => c.cluster.memberList({}));
+  // Asked side by side: a dead member would cost its dial timeout. Only a read.
+  const list = await Promise.any(
+    endpoints.map((e) => withEtcd(access, [e], (c) => c.cluster.memberList({}))),
+  ).catch((e: unknown) => {
+    const errs = e instanceof AggregateError ? e.errors : [e];
+    throw new Error(
+      `no etcd member answered (${endpoints.join(', ')}): ${errs.map(errorText).join('; ')}`,
+    );
+  });
   const members = list.members.map(toMemberInfo);
   const answering: string[] = [];
   let version = '';
@@ -103,7 +111,11 @@ const endpointsOfAnswering = (m: Membership) =>
     .flatMap((x) => x.clientURLs.map(endpointOf));
 
 /** Refuses, without changing anything, when the voters left would not be a quorum. */
-function refuseWithoutQuorum(m: Membership, removeId: string | undefined, what: string): void {
+export function refuseWithoutQuorum(
+  m: Membership,
+  removeId: string | undefined,
+  what: string,
+): void {
   const q = quorumAfterRemoval(m.members, new Set(m.answering), removeId);
   if (!q.ok)
     throw ApplicationFailure.nonRetryable(
@@ -253,4 +265,25 @@ export async function promoteMember(
     timeoutMs,
     2000,
   );
+}
+
+/**
+ * Scale-out: the inventory's etcd hosts whose member is not in the running cluster, in
+ * inventory order. Empty when no member answers (a new cluster, which deploy starts as
+ * the guide does) or when every member is listed (by its peer URL).
+ */
+export async function etcdJoinPlan(input: DeployInput): Promise<{ joining: string[] }> {
+  let view: Membership;
+  try {
+    view = await membership(input);
+  } catch {
+    return { joining: [] };
+  }
+  const listed = new Set(view.members.flatMap((m) => m.peerURLs));
+  const joining = etcdMembers(input.inventory)
+    .filter((m) => !listed.has(m.peerUrl))
+    .map((m) => m.host.name);
+  if (joining.length)
+    refuseWithoutQuorum(view, undefined, `adding etcd members ${joining.join(', ')}`);
+  return { joining };
 }

@@ -4,7 +4,15 @@ import { preflightHost } from './preflight';
 import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
 import { shipArtifacts } from './ship';
-import { enableEtcdAuth, startEtcdMember, waitForQuorum } from './etcd';
+import {
+  enableEtcdAuth,
+  retireEtcdMember,
+  startEtcdMember,
+  waitEtcdCaughtUp,
+  waitForQuorum,
+} from './etcd';
+import { addMember, etcdJoinPlan, listMembers, promoteMember, removeMember } from './etcd-members';
+import { checkReplace, planEtcdReplace } from './replace';
 import { loadImages } from './images';
 import { startDashboard } from './dashboard';
 import { ensureGatewayCluster, proveTraffic, startGateway } from './gateway';
@@ -26,6 +34,7 @@ export const deployActivities = {
   preflightHost,
   prepareHost,
   shipArtifacts,
+  etcdJoinPlan,
   startEtcdMember,
   waitForQuorum,
   enableEtcdAuth,
@@ -55,7 +64,21 @@ export const backupActivities = {
   pruneLocalBackups,
 };
 
+/** Membership changes: replace, and the deploy's scale-out (they share startEtcdMember). */
+export const replaceActivities = {
+  checkReplace,
+  planEtcdReplace,
+  listMembers,
+  removeMember,
+  retireEtcdMember,
+  addMember,
+  startEtcdMember,
+  promoteMember,
+  waitEtcdCaughtUp,
+};
+
 export type DeployActivities = typeof deployActivities;
+export type ReplaceActivities = typeof replaceActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
 
@@ -65,17 +88,18 @@ export type BackupActivities = typeof backupActivities;
  */
 export function createActivities(
   deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities & BackupActivities {
+): DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
     ...backupActivities,
+    ...replaceActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities & BackupActivities;
+  ) as DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities;
 }

@@ -22,7 +22,13 @@ import {
   supportsLearners,
   type MemberInfo,
 } from '../../src/commands/etcd-members';
-import { etcdConfigHash, etcdMembers } from '../../src/commands/etcd';
+import {
+  etcdConfigHash,
+  etcdMembers,
+  etcdRunArgv,
+  inventoryInitialCluster,
+  parseInspect,
+} from '../../src/commands/etcd';
 import { PASSWORD_FROM_STDIN } from '../../src/commands/backup';
 import type { Inventory } from '../../src/config/inventory';
 import { InventoryError, validateInventory } from '../../src/config/load';
@@ -268,5 +274,33 @@ describe('stable member names', () => {
         /hosts\[2\]\.etcdMemberName/.test(e.message) &&
         /also ha1's/.test(e.message),
     );
+  });
+});
+
+describe('members added to the inventory change no existing member', () => {
+  it('an existing container is checked with its own ETCD_INITIAL_CLUSTER', () => {
+    const three = structuredClone(plain);
+    const argv = etcdRunArgv(three, 'ha1');
+    const env = argv.flatMap((a, i) => (argv[i - 1] === '-e' ? [a] : []));
+    const label = argv.find((a) => a.startsWith('api7-ha.config='))!.split('=')[1]!;
+    const inspected = parseInspect(`id|true|${label}|2026|${JSON.stringify(env)}`);
+    assert.equal(inspected.initialCluster, inventoryInitialCluster(three));
+    // Two etcd hosts more in the inventory: the inventory's initial cluster differs, the
+    // container's settings (checked with its own) do not.
+    const five = structuredClone(plain);
+    for (const [n, a] of [
+      ['ha6', '10.0.0.16'],
+      ['ha7', '10.0.0.17'],
+    ] as const)
+      five.hosts.push({ name: n, address: a, roles: ['etcd'] });
+    assert.notEqual(etcdConfigHash(five, 'ha1'), label);
+    assert.equal(etcdConfigHash(five, 'ha1', inspected.initialCluster), label);
+    // A joining member starts `existing`, with the cluster's list.
+    const join = etcdRunArgv(five, 'ha6', 'existing', `${inspected.initialCluster},api7-etcd-4=x`);
+    assert.ok(join.includes('ETCD_INITIAL_CLUSTER_STATE=existing'));
+    assert.ok(join.includes(`ETCD_INITIAL_CLUSTER=${inspected.initialCluster},api7-etcd-4=x`));
+  });
+  it('an old inspect line (no env) still parses', () => {
+    assert.equal(parseInspect('abc|true|1234|2026').initialCluster, undefined);
   });
 });

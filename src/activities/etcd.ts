@@ -169,26 +169,22 @@ export async function etcdCaughtUp(input: DeployInput, hostName: string): Promis
 
 /**
  * Before a member joins anew on `hostName`: its old container removed and its data dir
- * moved aside (kept, as <dataDir>.replaced-<time>) with an empty one in its place. Run
- * only after the old member left the cluster (removeMember).
+ * moved aside (kept, as <dataDir>.replaced-<UTC time>) with an empty one in its place.
+ * Run only after the old member left the cluster (removeMember).
  */
 export async function retireEtcdMember(input: DeployInput, hostName: string): Promise<StepResult> {
   const inv = input.inventory;
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const aside = `${inv.etcd.dataDir}.replaced-${stamp}`;
   return withHost(input, hostName, async (ssh) => {
     const inspected = await ssh.execRaw(inspectArgv(inv.etcd.containerName));
     if (inspected.code === 0) await ssh.exec(forceRemoveContainerArgv(inv.etcd.containerName));
-    const before = await ssh.execRaw(['test', '-e', aside]);
-    await ssh.exec(retireDataDirArgv(inv.etcd.dataDir, aside));
-    const moved = before.code !== 0 && (await ssh.execRaw(['test', '-e', aside])).code === 0;
+    const moved = /^moved (.+)$/m.exec(await ssh.exec(retireDataDirArgv(inv.etcd.dataDir)))?.[1];
     return {
       host: hostName,
-      changed: inspected.code === 0 || moved,
+      changed: inspected.code === 0 || !!moved,
       detail:
         [
           inspected.code === 0 ? `removed container ${inv.etcd.containerName}` : '',
-          moved ? `moved the old data dir to ${aside}` : 'the data dir was empty',
+          moved ? `moved the old data dir to ${moved}` : 'the data dir was empty',
         ]
           .filter(Boolean)
           .join('; ') + '; an empty data dir is ready',

@@ -8,6 +8,7 @@ import { clusterBlocker } from '../temporal/cluster-lock';
 import { keepHeartbeating, type DeployInput } from './context';
 import { refuseWithoutQuorum, membership } from './etcd-members';
 import { checkInventoryLocally } from './validate';
+import { errorText } from '../util/errors';
 
 export interface ReplaceInput extends DeployInput {
   /** The host to replace, as the inventory names it now. */
@@ -52,7 +53,17 @@ export interface EtcdReplacePlan {
 /** Whether the etcd member of `host` must be swapped; refuses when quorum is at risk. */
 export async function planEtcdReplace(input: ReplaceInput): Promise<EtcdReplacePlan> {
   const me = etcdMember(input.inventory, input.host);
-  const view = await membership(input, [input.host]);
+  let view;
+  try {
+    view = await membership(input, [input.host]);
+  } catch (e) {
+    // With auth on, even a login needs quorum (it is a raft request in etcd 3.4).
+    throw ApplicationFailure.nonRetryable(
+      `replacing the etcd member on ${input.host} refused: no other etcd member answered, so no quorum is in sight ` +
+        `(${errorText(e)}); nothing was changed. Bring members back, or rebuild the cluster from a backup (docs/backup.md)`,
+      'EtcdQuorumAtRisk',
+    );
+  }
   const old = view.members.find(
     (m) => m.name === me.name || (m.name === '' && m.peerURLs.includes(me.peerUrl)),
   );

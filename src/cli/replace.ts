@@ -1,6 +1,10 @@
 // `api7-ha replace -i <inventory> --host <name>`: start replaceHost, follow it like a
 // deploy (per-host table), or print its plan.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+} from '@temporalio/client';
 import { checkInventoryLocally } from '../activities/validate';
 import { loadInventory } from '../config/load';
 import { renderReplacePlan, replacePlan } from '../commands/replace-plan';
@@ -13,6 +17,33 @@ import { pc } from './output';
 import { uiUrl } from './ui';
 
 export const replaceWorkflowId = (cluster: string) => `replace-${cluster}`;
+
+export async function startReplace(client: Client, input: ReplaceInput) {
+  const inv = input.inventory;
+  const workflowId = replaceWorkflowId(inv.cluster);
+  try {
+    return await client.workflow.start<typeof replaceHost>('replaceHost', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      // The cluster lock finds it by this attribute from its first moment.
+      typedSearchAttributes: [
+        { key: CLUSTER, value: inv.cluster },
+        { key: PHASE, value: 'validate' },
+      ],
+      staticSummary: `Replace host ${input.host} of API7 Enterprise HA cluster "${inv.cluster}"`,
+      staticDetails: `Host ${input.host}: ${inv.hosts.find((h) => h.name === input.host)?.roles.join(', ') ?? '?'}`,
+    });
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError)
+      throw new Error(
+        `a replace of cluster "${inv.cluster}" is already running (workflow ${workflowId})`,
+      );
+    throw e;
+  }
+}
 
 export async function replaceCommand(opts: {
   inventory: string;
@@ -36,29 +67,7 @@ export async function replaceCommand(opts: {
   const input: ReplaceInput = { inventory: inv, baseDir: loaded.baseDir, host: opts.host };
   await checkInventoryLocally(input);
   const client = await connectClient();
-  const workflowId = replaceWorkflowId(inv.cluster);
-  let handle;
-  try {
-    handle = await client.workflow.start<typeof replaceHost>('replaceHost', {
-      taskQueue: TASK_QUEUE,
-      workflowId,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: CLUSTER, value: inv.cluster },
-        { key: PHASE, value: 'validate' },
-      ],
-      staticSummary: `Replace host ${opts.host} of API7 Enterprise HA cluster "${inv.cluster}"`,
-      staticDetails: `Host ${opts.host}: ${inv.hosts.find((h) => h.name === opts.host)!.roles.join(', ')}`,
-    });
-  } catch (e) {
-    if (e instanceof WorkflowExecutionAlreadyStartedError)
-      throw new Error(
-        `a replace of cluster "${inv.cluster}" is already running (workflow ${workflowId})`,
-      );
-    throw e;
-  }
+  const handle = await startReplace(client, input);
   const url = uiUrl(client, handle.workflowId, handle.firstExecutionRunId);
   console.log(`replace of ${opts.host} started: workflow ${handle.workflowId}\n  ${url}`);
   if (!opts.follow) return undefined;

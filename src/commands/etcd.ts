@@ -192,14 +192,14 @@ export function parseInspect(line: string): ContainerFacts {
 }
 
 /**
- * Privileged: the member's data dir moved aside (kept, never deleted) when it holds
- * anything, and an empty one made, for a member that joins anew.
+ * Privileged: the member's data dir moved aside to `<dataDir>.replaced-<UTC time>` (kept,
+ * never deleted) when it holds anything, and an empty one made, for a member that joins
+ * anew. Prints `moved <path>` when it moved one. Fixed arguments, so one sudo rule allows it.
  */
-export const retireDataDirArgv = (dataDir: string, aside: string) => [
+export const retireDataDirArgv = (dataDir: string) => [
   'sh',
   '-c',
-  'if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then mv "$1" "$2"; fi; mkdir -p "$1"',
+  'if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then to="$1.replaced-$(date -u +%Y%m%dT%H%M%SZ)"; mv "$1" "$to" && echo "moved $to"; fi; mkdir -p "$1"',
   'sh',
   dataDir,
-  aside,
 ];

@@ -58,7 +58,7 @@ export function replacePlan(inv: Inventory, hostName: string): ReplaceStep[] {
         on: hostName,
         what: 'remove the old container; move the data dir aside (kept) and make an empty one',
         run: `${line(forceRemoveContainerArgv(inv.etcd.containerName))}; ${line(
-          retireDataDirArgv(inv.etcd.dataDir, `${inv.etcd.dataDir}.replaced-<time>`),
+          retireDataDirArgv(inv.etcd.dataDir),
         )}`,
       },
       {

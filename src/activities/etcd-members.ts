@@ -17,7 +17,7 @@ import {
 import { withEtcd, type EtcdAccess } from '../etcd/client';
 import { errorText } from '../util/errors';
 import { type DeployInput, type StepResult, pollUntil } from './context';
-import { etcdAccess } from './etcd';
+import { etcdAccess, etcdCaughtUp } from './etcd';
 
 /** What the cluster says of its members, and which voting members answer. */
 export interface Membership {
@@ -286,4 +286,31 @@ export async function etcdJoinPlan(input: DeployInput): Promise<{ joining: strin
   if (joining.length)
     refuseWithoutQuorum(view, undefined, `adding etcd members ${joining.join(', ')}`);
   return { joining };
+}
+
+/**
+ * Poll until the member on `hostName` is healthy with the same revision and KV hash as
+ * every member of the cluster (as etcd lists them: in a scale-out, inventory hosts that
+ * have not joined yet are not asked).
+ */
+export async function waitEtcdCaughtUp(
+  input: DeployInput,
+  hostName: string,
+  timeoutMs = 120_000,
+): Promise<StepResult> {
+  await pollUntil(
+    `etcd member on ${hostName} to catch up (same revision and KV hash as every member)`,
+    async () => {
+      const view = await membership(input);
+      const endpoints = view.members.flatMap((m) => m.clientURLs.slice(0, 1).map(endpointOf));
+      return (await etcdCaughtUp(input, hostName, endpoints)) ? true : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+  return {
+    host: hostName,
+    changed: false,
+    detail: 'caught up: same revision and KV hash as every member',
+  };
 }

@@ -150,9 +150,16 @@ export async function enableEtcdAuth(input: DeployInput): Promise<StepResult> {
   }
 }
 
-/** The member on `hostName` is healthy and has the same revision and KV hash as the others. */
-export async function etcdCaughtUp(input: DeployInput, hostName: string): Promise<boolean> {
-  const access = etcdAccess(input);
+/**
+ * The member on `hostName` is healthy and has the same revision and KV hash as the others
+ * (the inventory's members, or `endpoints`: during a scale-out, only those already joined).
+ */
+export async function etcdCaughtUp(
+  input: DeployInput,
+  hostName: string,
+  endpoints?: string[],
+): Promise<boolean> {
+  const access = { ...etcdAccess(input), ...(endpoints ? { endpoints } : {}) };
   const me = await memberHealth(
     access,
     etcdEndpoint(input.inventory, findHost(input.inventory, hostName)),
@@ -190,23 +197,4 @@ export async function retireEtcdMember(input: DeployInput, hostName: string): Pr
           .join('; ') + '; an empty data dir is ready',
     };
   });
-}
-
-/** Poll until the member on `hostName` is healthy with the same revision and KV hash as all. */
-export async function waitEtcdCaughtUp(
-  input: DeployInput,
-  hostName: string,
-  timeoutMs = 120_000,
-): Promise<StepResult> {
-  await pollUntil(
-    `etcd member on ${hostName} to catch up (same revision and KV hash as every member)`,
-    async () => ((await etcdCaughtUp(input, hostName)) ? true : undefined),
-    timeoutMs,
-    1000,
-  );
-  return {
-    host: hostName,
-    changed: false,
-    detail: 'caught up: same revision and KV hash as every member',
-  };
 }

@@ -4,14 +4,15 @@ import { preflightHost } from './preflight';
 import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
 import { shipArtifacts } from './ship';
+import { enableEtcdAuth, retireEtcdMember, startEtcdMember, waitForQuorum } from './etcd';
 import {
-  enableEtcdAuth,
-  retireEtcdMember,
-  startEtcdMember,
+  addMember,
+  etcdJoinPlan,
+  listMembers,
+  promoteMember,
+  removeMember,
   waitEtcdCaughtUp,
-  waitForQuorum,
-} from './etcd';
-import { addMember, etcdJoinPlan, listMembers, promoteMember, removeMember } from './etcd-members';
+} from './etcd-members';
 import { checkReplace, planEtcdReplace } from './replace';
 import { loadImages } from './images';
 import { startDashboard } from './dashboard';

@@ -30,6 +30,7 @@ import {
   parseInspect,
 } from '../../src/commands/etcd';
 import { PASSWORD_FROM_STDIN } from '../../src/commands/backup';
+import { renderReplacePlan, replacePlan } from '../../src/commands/replace-plan';
 import type { Inventory } from '../../src/config/inventory';
 import { InventoryError, validateInventory } from '../../src/config/load';
 import { inventory } from '../support/workflow-env';
@@ -302,5 +303,38 @@ describe('members added to the inventory change no existing member', () => {
   });
   it('an old inspect line (no env) still parses', () => {
     assert.equal(parseInspect('abc|true|1234|2026').initialCluster, undefined);
+  });
+});
+
+describe('replace --plan', () => {
+  it('lists the runbook for an etcd host in order, with no secret, touching nothing', () => {
+    const steps = replacePlan(secured(), 'ha3');
+    const text = renderReplacePlan(steps);
+    const order = [
+      'cluster lock',
+      'member list',
+      'preflight',
+      'member remove',
+      'docker rm -f etcd',
+      '--learner',
+      'ETCD_INITIAL_CLUSTER_STATE\\=existing',
+      'member promote',
+      'endpoint hashkv',
+      'a deploy of the inventory',
+    ].map((s) => text.indexOf(s));
+    assert.ok(
+      order.every((i) => i >= 0),
+      text,
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      text,
+    );
+    assert.ok(!/ETCD_ROOT_PASSWORD|password=/i.test(text));
+  });
+  it('a gateway host: the lock and a deploy only', () => {
+    assert.equal(replacePlan(plain, 'ha4').length, 2);
+    assert.throws(() => replacePlan(plain, 'ha9'), /--host ha9/);
   });
 });

@@ -81,6 +81,17 @@ export function buildProgram(): Command {
     )
     .action(async (o) => void (await (await deployCli()).deployCommand(o)));
   program
+    .command('replace')
+    .description(
+      'bring back a lost or moved host as the inventory names it now: swaps its etcd member one at a time, never below quorum, then deploys (workflow replace-<cluster>; docs/day2.md)',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .requiredOption('--host <name>', 'the host to replace, by its inventory name')
+    .option('-f, --follow', 'show live per-host progress and wait for the result')
+    .option('--plan', 'print the steps it would take, touching nothing')
+    .option('--json', 'with --plan: machine-readable output')
+    .action(async (o) => void (await (await import('./cli/replace.js')).replaceCommand(o)));
+  program
     .command('plan')
     .description(
       'print per host every command and file a deploy would run or write; touches nothing',

@@ -9,7 +9,9 @@ import {
   etcdMembers,
   etcdRunArgv,
   inspectArgv,
+  inventoryInitialCluster,
   parseInspect,
+  retireDataDirArgv,
 } from '../commands/etcd';
 import { clientTlsSources, memberTlsFiles } from '../commands/etcd-tls';
 import { findHost, stagedPath } from '../commands/layout';
@@ -25,10 +27,27 @@ import { etcdPassword, pollUntil, withHost, type DeployInput, type StepResult } 
 import { ensureImage } from './images';
 import { putTlsFiles, readTlsFile } from './remote-files';
 
-export async function startEtcdMember(input: DeployInput, hostName: string): Promise<StepResult> {
+/** How a member joins a running cluster (replace, scale-out): from addMember (etcd-members.ts). */
+export interface JoinSettings {
+  /** The cluster's members plus this one, as etcd listed them after `member add`. */
+  initialCluster: string;
+}
+
+/**
+ * Start the host's member: a new cluster's (`join` undefined) or one joining a running
+ * cluster with ETCD_INITIAL_CLUSTER_STATE=existing. A container is checked against its
+ * settings with its own initial cluster (etcdConfigHash), so it is left alone however
+ * the membership has changed since it started.
+ */
+export async function startEtcdMember(
+  input: DeployInput,
+  hostName: string,
+  join?: JoinSettings,
+): Promise<StepResult> {
   const inv = input.inventory;
   const name = inv.etcd.containerName;
-  const want = etcdConfigHash(inv, hostName);
+  const initialCluster = join?.initialCluster ?? inventoryInitialCluster(inv);
+  const want = etcdConfigHash(inv, hostName, initialCluster);
   return withHost(input, hostName, async (ssh) => {
     // Image, certificates and container are independent: looked at side by side.
     const [loaded, tlsChanged, inspected] = await Promise.all([
@@ -39,7 +58,8 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
     ]);
     if (inspected.code === 0) {
       const c = parseInspect(inspected.stdout);
-      if (c.configHash === want) {
+      const same = etcdConfigHash(inv, hostName, c.initialCluster ?? initialCluster);
+      if (c.configHash === same) {
         if (c.running)
           return {
             host: hostName,
@@ -51,17 +71,17 @@ export async function startEtcdMember(input: DeployInput, hostName: string): Pro
       }
       if (!input.replaceEtcd)
         throw ApplicationFailure.nonRetryable(
-          `${hostName}: a container named ${name} exists with different settings (${c.configHash || 'not made by api7-ha'}, want ${want}); ` +
+          `${hostName}: a container named ${name} exists with different settings (${c.configHash || 'not made by api7-ha'}, want ${same}); ` +
             'remove it, or deploy with --replace-etcd to replace it (the data directory is kept)',
           'EtcdConflict',
         );
       await ssh.exec(forceRemoveContainerArgv(name));
     }
-    await ssh.exec(etcdRunArgv(inv, hostName));
+    await ssh.exec(etcdRunArgv(inv, hostName, join ? 'existing' : 'new', initialCluster));
     return {
       host: hostName,
       changed: true,
-      detail: `started etcd member on ${hostName} (${want})`,
+      detail: `started etcd member on ${hostName} (${want}${join ? ', joining the running cluster' : ''})`,
     };
   });
 }
@@ -130,9 +150,16 @@ export async function enableEtcdAuth(input: DeployInput): Promise<StepResult> {
   }
 }
 
-/** The member on `hostName` is healthy and has the same revision and KV hash as the others. */
-export async function etcdCaughtUp(input: DeployInput, hostName: string): Promise<boolean> {
-  const access = etcdAccess(input);
+/**
+ * The member on `hostName` is healthy and has the same revision and KV hash as the others
+ * (the inventory's members, or `endpoints`: during a scale-out, only those already joined).
+ */
+export async function etcdCaughtUp(
+  input: DeployInput,
+  hostName: string,
+  endpoints?: string[],
+): Promise<boolean> {
+  const access = { ...etcdAccess(input), ...(endpoints ? { endpoints } : {}) };
   const me = await memberHealth(
     access,
     etcdEndpoint(input.inventory, findHost(input.inventory, hostName)),
@@ -145,4 +172,29 @@ export async function etcdCaughtUp(input: DeployInput, hostName: string): Promis
   const revision = members[0]!.revision!;
   const hashes = await Promise.all(access.endpoints.map((e) => memberKvHash(access, e, revision)));
   return new Set(hashes).size === 1;
+}
+
+/**
+ * Before a member joins anew on `hostName`: its old container removed and its data dir
+ * moved aside (kept, as <dataDir>.replaced-<UTC time>) with an empty one in its place.
+ * Run only after the old member left the cluster (removeMember).
+ */
+export async function retireEtcdMember(input: DeployInput, hostName: string): Promise<StepResult> {
+  const inv = input.inventory;
+  return withHost(input, hostName, async (ssh) => {
+    const inspected = await ssh.execRaw(inspectArgv(inv.etcd.containerName));
+    if (inspected.code === 0) await ssh.exec(forceRemoveContainerArgv(inv.etcd.containerName));
+    const moved = /^moved (.+)$/m.exec(await ssh.exec(retireDataDirArgv(inv.etcd.dataDir)))?.[1];
+    return {
+      host: hostName,
+      changed: inspected.code === 0 || !!moved,
+      detail:
+        [
+          inspected.code === 0 ? `removed container ${inv.etcd.containerName}` : '',
+          moved ? `moved the old data dir to ${moved}` : 'the data dir was empty',
+        ]
+          .filter(Boolean)
+          .join('; ') + '; an empty data dir is ready',
+    };
+  });
 }

@@ -4,7 +4,16 @@ import { preflightHost } from './preflight';
 import { validateDeploy } from './validate';
 import { prepareHost } from './prepare';
 import { shipArtifacts } from './ship';
-import { enableEtcdAuth, startEtcdMember, waitForQuorum } from './etcd';
+import { enableEtcdAuth, retireEtcdMember, startEtcdMember, waitForQuorum } from './etcd';
+import {
+  addMember,
+  etcdJoinPlan,
+  listMembers,
+  promoteMember,
+  removeMember,
+  waitEtcdCaughtUp,
+} from './etcd-members';
+import { checkReplace, planEtcdReplace } from './replace';
 import { loadImages } from './images';
 import { startDashboard } from './dashboard';
 import { ensureGatewayCluster, proveTraffic, startGateway } from './gateway';
@@ -29,6 +38,7 @@ export const deployActivities = {
   preflightHost,
   prepareHost,
   shipArtifacts,
+  etcdJoinPlan,
   startEtcdMember,
   waitForQuorum,
   enableEtcdAuth,
@@ -63,7 +73,21 @@ export const backupActivities = {
   pruneLocalBackups,
 };
 
+/** Membership changes: replace, and the deploy's scale-out (they share startEtcdMember). */
+export const replaceActivities = {
+  checkReplace,
+  planEtcdReplace,
+  listMembers,
+  removeMember,
+  retireEtcdMember,
+  addMember,
+  startEtcdMember,
+  promoteMember,
+  waitEtcdCaughtUp,
+};
+
 export type DeployActivities = typeof deployActivities;
+export type ReplaceActivities = typeof replaceActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
 
@@ -73,17 +97,18 @@ export type BackupActivities = typeof backupActivities;
  */
 export function createActivities(
   deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities & BackupActivities {
+): DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
     ...backupActivities,
+    ...replaceActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities & BackupActivities;
+  ) as DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities;
 }

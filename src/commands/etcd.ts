@@ -17,7 +17,8 @@ export interface EtcdMember {
 export function etcdMembers(inv: Inventory): EtcdMember[] {
   const scheme = etcdScheme(inv);
   return hostsWith(inv, 'etcd').map((host, i) => ({
-    name: `${inv.etcd.memberNamePrefix}-${i + 1}`,
+    // Positional as in the guide, unless the host pins its name (config/inventory.ts).
+    name: host.etcdMemberName ?? `${inv.etcd.memberNamePrefix}-${i + 1}`,
     host,
     peerUrl: `${scheme}://${host.address}:${inv.etcd.peerPort}`,
     clientUrl: `${scheme}://${host.address}:${inv.etcd.clientPort}`,
@@ -46,6 +47,7 @@ export function etcdEnvironment(
   inv: Inventory,
   hostName: string,
   clusterState: 'new' | 'existing' = 'new',
+  initialCluster = inventoryInitialCluster(inv),
 ): string[] {
   const member = etcdMember(inv, hostName);
   const e = inv.etcd;
@@ -58,9 +60,7 @@ export function etcdEnvironment(
     `ETCD_ADVERTISE_CLIENT_URLS=${member.clientUrl}`,
     `ETCD_INITIAL_ADVERTISE_PEER_URLS=${member.peerUrl}`,
     `ETCD_INITIAL_CLUSTER_TOKEN=${e.clusterToken}`,
-    `ETCD_INITIAL_CLUSTER=${etcdMembers(inv)
-      .map((m) => `${m.name}=${m.peerUrl}`)
-      .join(',')}`,
+    `ETCD_INITIAL_CLUSTER=${initialCluster}`,
     'ETCD_DATA_DIR=/etcd_data',
     'ETCD_ENABLE_V2=true',
   ];
@@ -82,13 +82,29 @@ export function etcdEnvironment(
   return env;
 }
 
-/** A digest of everything that defines the member; stored as a container label. */
-export function etcdConfigHash(inv: Inventory, hostName: string): string {
+/** Every member of the inventory with its peer URL: a new cluster's ETCD_INITIAL_CLUSTER. */
+export const inventoryInitialCluster = (inv: Inventory) =>
+  etcdMembers(inv)
+    .map((m) => `${m.name}=${m.peerUrl}`)
+    .join(',');
+
+/**
+ * A digest of everything that defines the member; stored as a container label. A member
+ * that joined a running cluster started with that cluster's members as its initial
+ * cluster, not the inventory's; and once a member has data it ignores the initial cluster
+ * anyway. So a container is checked against the hash with its own ETCD_INITIAL_CLUSTER
+ * (parseInspect), and members added later to the inventory change no existing member.
+ */
+export function etcdConfigHash(
+  inv: Inventory,
+  hostName: string,
+  initialCluster = inventoryInitialCluster(inv),
+): string {
   const parts = [
     inv.etcd.image,
     inv.etcd.containerName,
     inv.etcd.dataDir,
-    ...etcdEnvironment(inv, hostName),
+    ...etcdEnvironment(inv, hostName, 'new', initialCluster),
   ];
   // Added only with TLS, so hashes of existing plain members stay the same.
   const tls = etcdTls(inv);
@@ -96,10 +112,15 @@ export function etcdConfigHash(inv: Inventory, hostName: string): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
+/**
+ * The member's `docker run`. A member joining a running cluster (replace, scale-out) gets
+ * `existing` and that cluster's members plus itself as its initial cluster.
+ */
 export function etcdRunArgv(
   inv: Inventory,
   hostName: string,
   clusterState: 'new' | 'existing' = 'new',
+  initialCluster = inventoryInitialCluster(inv),
 ): string[] {
   const e = inv.etcd;
   const argv = [
@@ -116,10 +137,11 @@ export function etcdRunArgv(
   ];
   const tls = etcdTls(inv);
   if (tls) argv.push('-v', `${tls.certDir}:${ETCD_CERTS_IN_CONTAINER}:ro`);
-  for (const kv of etcdEnvironment(inv, hostName, clusterState)) argv.push('-e', kv);
+  for (const kv of etcdEnvironment(inv, hostName, clusterState, initialCluster))
+    argv.push('-e', kv);
   argv.push(
     '--label',
-    `${LABEL_CONFIG}=${etcdConfigHash(inv, hostName)}`,
+    `${LABEL_CONFIG}=${etcdConfigHash(inv, hostName, initialCluster)}`,
     '--label',
     `${LABEL_CLUSTER}=${inv.cluster}`,
     '--network=host',
@@ -135,7 +157,7 @@ export const inspectArgv = (container: string) => [
   '--type',
   'container',
   '--format',
-  `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "${LABEL_CONFIG}"}}|{{.State.StartedAt}}`,
+  `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "${LABEL_CONFIG}"}}|{{.State.StartedAt}}|{{json .Config.Env}}`,
   container,
 ];
 
@@ -144,14 +166,40 @@ export interface ContainerFacts {
   running: boolean;
   configHash: string;
   startedAt: string;
+  /** The container's ETCD_INITIAL_CLUSTER, when it has one. */
+  initialCluster?: string;
 }
 
 export function parseInspect(line: string): ContainerFacts {
-  const [id = '', running = '', configHash = '', startedAt = ''] = line.trim().split('|');
+  const [id = '', running = '', configHash = '', startedAt = '', ...rest] = line.trim().split('|');
+  let env: unknown = [];
+  try {
+    env = JSON.parse(rest.join('|') || '[]');
+  } catch {
+    /* not an api7-ha etcd container: no initial cluster */
+  }
+  const prefix = 'ETCD_INITIAL_CLUSTER=';
+  const initial = Array.isArray(env)
+    ? (env as unknown[]).find((e): e is string => typeof e === 'string' && e.startsWith(prefix))
+    : undefined;
   return {
     id,
     running: running === 'true',
     configHash: configHash === '<no value>' ? '' : configHash,
     startedAt,
+    ...(initial ? { initialCluster: initial.slice(prefix.length) } : {}),
   };
 }
+
+/**
+ * Privileged: the member's data dir moved aside to `<dataDir>.replaced-<UTC time>` (kept,
+ * never deleted) when it holds anything, and an empty one made, for a member that joins
+ * anew. Prints `moved <path>` when it moved one. Fixed arguments, so one sudo rule allows it.
+ */
+export const retireDataDirArgv = (dataDir: string) => [
+  'sh',
+  '-c',
+  'if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then to="$1.replaced-$(date -u +%Y%m%dT%H%M%SZ)"; mv "$1" "$to" && echo "moved $to"; fi; mkdir -p "$1"',
+  'sh',
+  dataDir,
+];

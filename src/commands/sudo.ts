@@ -6,6 +6,7 @@ import type { Host, Inventory } from '../config/inventory';
 import { bundledOn, configPath, hasRole } from '../model/components';
 import { artifactsFor, directoriesFor } from './layout';
 import { clientTlsFiles, COMPOSE_OVERRIDE_FILE, memberTlsFiles, type TlsFile } from './etcd-tls';
+import { retireDataDirArgv } from './etcd';
 import {
   bundleMarkerPath,
   chmodArgv,
@@ -115,6 +116,13 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       name: 'ETCD_TLS',
       why: "etcd, with etcd.tls: the member's CA, certificate and key.",
       rules: tlsFileRules(memberTlsFiles(inv, host.name)),
+    });
+
+  if (hasRole(host, 'etcd'))
+    sections.push({
+      name: 'REPLACE',
+      why: "replace: the old member's data dir moved aside (kept) and an empty one made, by a fixed script.",
+      rules: [{ argv: retireDataDirArgv(inv.etcd.dataDir) }],
     });
 
   if (hasRole(host, 'etcd'))

@@ -285,6 +285,12 @@ const hostSchema = z.strictObject({
     .array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }))
     .min(1, { error: 'must list at least one role' })
     .refine((r) => new Set(r).size === r.length, { error: 'must not repeat a role' }),
+  /**
+   * Pins this host's etcd member name. Without it the member is <memberNamePrefix>-<n>,
+   * n its position among the etcd hosts; pin it before an etcd host earlier in the list
+   * goes away, so the later members keep their names (docs/inventory.md).
+   */
+  etcdMemberName: name.optional(),
   ssh: hostSsh.optional(),
 });
 
@@ -295,7 +301,7 @@ const etcdSchema = z.strictObject({
   /** `docker save` tarball of the image, shipped and loaded when hosts cannot pull. */
   imageTarball: fileArtifact.optional(),
   containerName: name.default('etcd'),
-  /** Members are named <prefix>-1, <prefix>-2, ... in host order, as in the guide. */
+  /** Members are named <prefix>-1, <prefix>-2, ... in host order, as in the guide (hosts[].etcdMemberName pins one). */
   memberNamePrefix: name.default('api7-etcd'),
   clientPort: port.default(2379),
   peerPort: port.default(2380),
@@ -557,6 +563,18 @@ export const inventorySchema = z
         message:
           'only 1 host has the etcd role; HA needs 3 (set etcd.allowSingleMember: true to accept no fault tolerance)',
       });
+    const memberNames = new Map<string, string>();
+    withRole('etcd').forEach((h, i) => {
+      const member = h.etcdMemberName ?? `${inv.etcd.memberNamePrefix}-${i + 1}`;
+      const other = memberNames.get(member);
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hosts', inv.hosts.indexOf(h), 'etcdMemberName'],
+          message: `etcd member name ${member} is also ${other}'s; pin distinct names with etcdMemberName`,
+        });
+      else memberNames.set(member, h.name);
+    });
     if (withRole('control-plane').length === 0)
       ctx.addIssue({
         code: 'custom',

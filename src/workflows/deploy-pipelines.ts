@@ -7,6 +7,7 @@
 //   proof: every gateway and dashboard
 // A running dashboard or gateway whose config changed is restarted afterwards, at most
 // half of them at a time; one that is not serving yet is started at once.
+import { patched } from '@temporalio/workflow';
 import type { DeployInput, StepResult } from '../activities/context';
 import type { Inventory } from '../config/inventory';
 import { hostsWith } from '../model/components';
@@ -25,6 +26,7 @@ import type { DeploySummary } from './deploy';
 import type { DeployTracker } from './deploy-tracker';
 import type { DeployPhase } from './progress';
 import { Semaphore } from './semaphore';
+import { etcdHostsToJoin, joinOneByOne } from './etcd-scale-out';
 
 type Host = Inventory['hosts'][number];
 
@@ -114,6 +116,8 @@ export async function deployInPipelines(
 
   await validate(input, t);
   const compose = await preflight(input, t, inv.deploy.parallelism);
+  // patched(): runs recorded before scale-out replay without asking etcd.
+  const joining = patched('etcd-scale-out') ? await etcdHostsToJoin(input) : [];
   t.advance();
 
   // Quick steps (checks, config, starts) go wide; uploads and `docker load` are bounded apart.
@@ -147,8 +151,10 @@ export async function deployInPipelines(
   p.phase('prepare', prepared.values());
   p.phase('ship', shipped.values());
 
-  // etcd members, then quorum (and auth); images beside them.
-  const members = p.perHost(etcdHosts, async (h) => {
+  // etcd members, then quorum (and auth); images beside them. Members new to a running
+  // cluster join after the others, one at a time.
+  const founding = etcdHosts.filter((h) => !joining.includes(h.name));
+  const members = p.perHost(founding, async (h) => {
     await shipped.get(h.name);
     return p.step(etcdSlots, h.name, 'etcd', () =>
       act.startEtcdMember.executeWithOptions({ ...base, summary: `${h.name}: start etcd member` }, [
@@ -166,11 +172,18 @@ export async function deployInPipelines(
       ),
     );
   });
-  p.phase('etcd', members.values());
+  const joined = p.track(
+    (async () => {
+      if (!joining.length) return;
+      await Promise.all(members.values());
+      await p.global(() => joinOneByOne(input, t, joining, (h) => shipped.get(h)!));
+    })(),
+  );
+  p.phase('etcd', [...members.values(), joined]);
   p.phase('images', images.values());
   const quorum = p.track(
     (async () => {
-      await Promise.all(members.values());
+      await Promise.all([...members.values(), joined]);
       return p.global(async () => {
         const members = await waitForQuorum(input);
         if (inv.etcd.auth.enabled) await enableEtcdAuth(input, t);

@@ -3,7 +3,7 @@
 // order, with how many calls of the same activity were in flight at once.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeployActivities, VerifyActivities } from '../../src/activities';
+import type { DeployActivities, ReplaceActivities, VerifyActivities } from '../../src/activities';
 import type { StartOptions } from '../../src/activities/context';
 import type { ProbeStats } from '../../src/workflows/journal';
 
@@ -90,6 +90,10 @@ const PER_HOST = new Set([
   'reconnectHost',
   'partitionReads',
   'gatewayRestartChecks',
+  'retireEtcdMember',
+  'addMember',
+  'promoteMember',
+  'waitEtcdCaughtUp',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;
@@ -156,6 +160,7 @@ export function fakeDeployActivities(
       bytesUploaded: 1000,
       files: [],
     }),
+    etcdJoinPlan: async () => ({ joining: [] }),
     startEtcdMember: async (_input, host) => step(host, 'etcd member started'),
     waitForQuorum: async (input) => ({
       members: input.inventory.hosts
@@ -177,6 +182,43 @@ export function fakeDeployActivities(
       attempts: 1,
       answer: 'ok',
     }),
+    ...overrides,
+  });
+}
+
+/**
+ * Membership changes on a cluster whose member on the replaced host is dead (ha3's,
+ * api7-etcd-3): two of three answer, the swap goes through; every step records its call.
+ */
+export function fakeReplaceActivities(
+  calls: Calls,
+  overrides: Partial<ReplaceActivities> = {},
+): ReplaceActivities {
+  return calls.record<ReplaceActivities>({
+    checkReplace: async () => ({ warnings: [] }),
+    planEtcdReplace: async () => ({
+      inPlace: false,
+      oldMember: {
+        name: 'api7-etcd-3',
+        id: 'a3',
+        peerURLs: ['http://10.0.0.13:2380'],
+        answering: false,
+      },
+      voters: 3,
+      answering: 2,
+    }),
+    listMembers: async () => [],
+    removeMember: async (_input, name) => step(name, `removed ${name}`),
+    retireEtcdMember: async (_input, host) => step(host, 'data dir aside'),
+    addMember: async (_input, host) => ({
+      ...step(host, 'learner added'),
+      id: 'b3',
+      learner: true,
+      initialCluster: `api7-etcd-1=http://10.0.0.11:2380,api7-etcd-2=http://10.0.0.12:2380,joiner=${host}`,
+    }),
+    startEtcdMember: async (_input, host) => step(host, 'etcd member started'),
+    promoteMember: async (_input, host) => step(host, 'promoted'),
+    waitEtcdCaughtUp: async (_input, host) => step(host, 'caught up'),
     ...overrides,
   });
 }

@@ -1,6 +1,7 @@
 // Records workflow histories for the replay test (test/unit/replay.test.ts): the real
 // workflow code run on a local TestWorkflowEnvironment with fake activities, saved as
-// test/fixtures/histories/verify-<scenario>.json and deploy-pipelines-<scenario>.json in
+// test/fixtures/histories/verify-<scenario>.json, deploy-pipelines-<scenario>.json and
+// replace-<scenario>.json in
 // the temporal CLI's JSON form (deploy-fresh.json and deploy-noop.json come from real lab
 // runs of the older, phase-by-phase shape). Re-record only on purpose, when old runs no
 // longer need to replay:
@@ -15,12 +16,13 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { DeployActivities, VerifyActivities } from '../../src/activities';
 import { projectRoot } from '../../src/paths';
 import { waitFor } from '../../src/util/exec';
-import { deployHA, verifyHA, verifyProgressQuery } from '../../src/workflows';
+import { deployHA, replaceHost, verifyHA, verifyProgressQuery } from '../../src/workflows';
 import { approveUpdate, AWAITING_APPROVAL } from '../../src/workflows/approval';
 import type { VerifyInput } from '../../src/workflows/verify';
 import {
   Calls,
   fakeDeployActivities,
+  fakeReplaceActivities,
   fakeVerifyActivities,
   fatal,
   gate,
@@ -221,13 +223,64 @@ async function recordDeploys(t: WorkflowTestEnv) {
   }
 }
 
+/** replaceHost swapping ha3's dead member, and a deploy adding two etcd members (scale-out). */
+async function recordMembershipChanges(t: WorkflowTestEnv) {
+  const save = (name: string, history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>) => {
+    const file = path.join(projectRoot, 'test', 'fixtures', 'histories', `${name}.json`);
+    writeFileSync(file, `${historyToJSON(history)}\n`);
+    console.log(`${file}: ${history.events?.length} events`);
+  };
+  const calls = new Calls();
+  save(
+    'replace-swap',
+    await withWorker(
+      t,
+      { ...fakeDeployActivities(calls), ...fakeReplaceActivities(calls) },
+      async (taskQueue) => {
+        const handle = await t.env.client.workflow.start(replaceHost, {
+          taskQueue,
+          workflowId: 'replace-swap',
+          args: [{ ...deployInput(), host: 'ha3' }],
+        });
+        await handle.result();
+        return handle.fetchHistory();
+      },
+    ),
+  );
+  const inv = inventory({ dataPlaneHosts: 4 });
+  for (const n of ['ha6', 'ha7']) inv.hosts.find((h) => h.name === n)!.roles = ['etcd'];
+  save(
+    'deploy-pipelines-scale-out',
+    await withWorker(
+      t,
+      {
+        ...fakeDeployActivities(calls, { etcdJoinPlan: async () => ({ joining: ['ha6', 'ha7'] }) }),
+        ...fakeReplaceActivities(calls),
+      },
+      async (taskQueue) => {
+        const handle = await t.env.client.workflow.start(deployHA, {
+          taskQueue,
+          workflowId: 'deploy-scale-out',
+          args: [deployInput(inv)],
+        });
+        await handle.result();
+        return handle.fetchHistory();
+      },
+    ),
+  );
+}
+
 async function main() {
   const t = await startWorkflowEnv();
   try {
     if (process.argv.includes('--deploy-only')) return await recordDeploys(t);
+    if (process.argv.includes('--membership-only')) return await recordMembershipChanges(t);
     const only = process.argv.indexOf('--only');
     const names = only > 0 ? process.argv[only + 1]?.split(',') : undefined;
-    if (!names) await recordDeploys(t);
+    if (!names) {
+      await recordDeploys(t);
+      await recordMembershipChanges(t);
+    }
     for (const s of scenarios.filter((x) => !names || names.includes(x.name))) {
       const { activities, faulted } = s.fakes();
       const history = await withWorker(

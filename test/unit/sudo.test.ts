@@ -280,7 +280,16 @@ describe('sudo rules with etcd TLS', () => {
 
   it('without etcd.tls there are no TLS rules', () => {
     const names = sudoSections(inv, findHost(inv, 'ha1'), 'api7ops').map((s) => s.name);
-    assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BACKUP', 'DRILLS', 'BUNDLES', 'CONFIG']);
+    assert.deepEqual(names, [
+      'DOCKER',
+      'PREPARE',
+      'SHIP',
+      'REPLACE',
+      'BACKUP',
+      'DRILLS',
+      'BUNDLES',
+      'CONFIG',
+    ]);
   });
 });
 

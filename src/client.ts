@@ -150,6 +150,18 @@ export function buildProgram(): Command {
       .option('--markdown <file>', 'also write the report as Markdown'),
   ).action(async (o) => void (await (await import('./cli/verify.js')).verifyCommand(o)));
 
+  program
+    .command('teardown')
+    .description(
+      'remove every api7-ha container, compose project, image, bundle and artifact from the hosts (workflow teardown-<cluster>); etcd data is kept',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--yes', 'really do it (without it: print the plan and refuse)')
+    .option('--plan', 'print what it would run per host; touches nothing')
+    .option('--delete-etcd-data', "also delete etcd's data directories (the keyspace is lost)")
+    .option('--json', 'machine-readable plan or result')
+    .action(async (o) => void (await (await import('./cli/teardown.js')).teardownCommand(o)));
+
   const backupCli = () => import('./cli/backup.js');
   const backup = program
     .command('backup')

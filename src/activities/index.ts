@@ -20,6 +20,7 @@ import {
   storeSnapshot,
   takeSnapshot,
 } from './backup';
+import { checkTeardownExclusion, teardownHost } from './teardown';
 
 export const deployActivities = {
   validateDeploy,
@@ -55,27 +56,33 @@ export const backupActivities = {
   pruneLocalBackups,
 };
 
+export const teardownActivities = {
+  checkTeardownExclusion,
+  teardownHost,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
+export type TeardownActivities = typeof teardownActivities;
+type AllActivities = DeployActivities & VerifyActivities & BackupActivities & TeardownActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
  * its SSH pool and Temporal client. Missing ones are the defaults (a connection per step).
  */
-export function createActivities(
-  deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities & BackupActivities {
+export function createActivities(deps: Partial<ActivityDeps> = {}): AllActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
     ...backupActivities,
+    ...teardownActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities & BackupActivities;
+  ) as AllActivities;
 }

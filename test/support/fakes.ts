@@ -86,6 +86,7 @@ const PER_HOST = new Set([
   'stopComponent',
   'startComponent',
   'waitRecovered',
+  'teardownHost',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;

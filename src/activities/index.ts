@@ -21,6 +21,7 @@ import {
   takeSnapshot,
 } from './backup';
 import { checkTeardownExclusion, teardownHost } from './teardown';
+import { checkRemoveExclusion, drainComponent } from './remove';
 
 export const deployActivities = {
   validateDeploy,
@@ -61,11 +62,21 @@ export const teardownActivities = {
   teardownHost,
 };
 
+export const removeActivities = {
+  checkRemoveExclusion,
+  drainComponent,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
 export type TeardownActivities = typeof teardownActivities;
-type AllActivities = DeployActivities & VerifyActivities & BackupActivities & TeardownActivities;
+export type RemoveActivities = typeof removeActivities;
+type AllActivities = DeployActivities &
+  VerifyActivities &
+  BackupActivities &
+  TeardownActivities &
+  RemoveActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
@@ -78,6 +89,7 @@ export function createActivities(deps: Partial<ActivityDeps> = {}): AllActivitie
     ...verifyActivities,
     ...backupActivities,
     ...teardownActivities,
+    ...removeActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [

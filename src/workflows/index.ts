@@ -3,3 +3,4 @@ export { deployHA, deployProgressQuery } from './deploy';
 export { verifyHA, verifyProgressQuery } from './verify';
 export { backupEtcd } from './backup';
 export { teardownCluster } from './teardown';
+export { removeHost } from './remove';

@@ -87,6 +87,7 @@ const PER_HOST = new Set([
   'startComponent',
   'waitRecovered',
   'teardownHost',
+  'drainComponent',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;

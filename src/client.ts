@@ -207,6 +207,30 @@ export function buildProgram(): Command {
       (await import('./cli/approve.js')).approveCommand(cluster, o),
     );
 
+  program
+    .command('teardown')
+    .description(
+      'remove every api7-ha container, compose project, image, bundle and artifact from the hosts (workflow teardown-<cluster>); etcd data is kept',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--yes', 'really do it (without it: print the plan and refuse)')
+    .option('--plan', 'print what it would run per host; touches nothing')
+    .option('--delete-etcd-data', "also delete etcd's data directories (the keyspace is lost)")
+    .option('--json', 'machine-readable plan or result')
+    .action(async (o) => void (await (await import('./cli/teardown.js')).teardownCommand(o)));
+
+  program
+    .command('remove')
+    .description(
+      "take one host's dashboard or gateway out of the cluster: drain, stop, remove its files (workflow remove-<cluster>); the inventory still lists the host",
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML of the cluster as it is now')
+    .requiredOption('--host <name>', 'the host to take out')
+    .option('--force', 'take it out even when fewer than the minimums would remain')
+    .option('--plan', 'print what it would run; touches nothing')
+    .option('--json', 'machine-readable plan or result')
+    .action(async (o) => void (await (await import('./cli/remove.js')).removeCommand(o)));
+
   const backupCli = () => import('./cli/backup.js');
   const backup = program
     .command('backup')

@@ -32,6 +32,8 @@ import {
   storeSnapshot,
   takeSnapshot,
 } from './backup';
+import { checkTeardownExclusion, teardownHost } from './teardown';
+import { checkRemoveExclusion, drainComponent } from './remove';
 
 export const deployActivities = {
   validateDeploy,
@@ -86,29 +88,47 @@ export const replaceActivities = {
   waitEtcdCaughtUp,
 };
 
+export const teardownActivities = {
+  checkTeardownExclusion,
+  teardownHost,
+};
+
+export const removeActivities = {
+  checkRemoveExclusion,
+  drainComponent,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type ReplaceActivities = typeof replaceActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
+export type TeardownActivities = typeof teardownActivities;
+export type RemoveActivities = typeof removeActivities;
+type AllActivities = DeployActivities &
+  ReplaceActivities &
+  VerifyActivities &
+  BackupActivities &
+  TeardownActivities &
+  RemoveActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
  * its SSH pool and Temporal client. Missing ones are the defaults (a connection per step).
  */
-export function createActivities(
-  deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities {
+export function createActivities(deps: Partial<ActivityDeps> = {}): AllActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
     ...backupActivities,
     ...replaceActivities,
+    ...teardownActivities,
+    ...removeActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities & BackupActivities & ReplaceActivities;
+  ) as AllActivities;
 }

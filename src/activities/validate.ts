@@ -68,17 +68,30 @@ export async function validateDeploy(input: DeployInput): Promise<ValidateResult
 
 async function validate(input: DeployInput): Promise<ValidateResult> {
   const result = await checkInventoryLocally(input);
-  // The per-cluster lock: a deploy never runs beside a drill, a backup, a restore or any
-  // other day-2 operation of the same cluster (another deploy is refused by its workflow id).
+  await refuseWhenClusterBusy(
+    input.inventory.cluster,
+    Context.current().info.workflowExecution?.workflowId ?? '',
+  );
+  return result;
+}
+
+/**
+ * The per-cluster lock: a deploy never runs beside a drill, a backup, a restore or any
+ * other day-2 operation of the same cluster (another deploy is refused by its workflow id).
+ */
+export async function refuseWhenClusterBusy(cluster: string, workflowId: string): Promise<void> {
   const blocked = await clusterBlocker({
-    cluster: input.inventory.cluster,
-    workflowId: Context.current().info.workflowExecution?.workflowId ?? '',
+    cluster,
+    workflowId,
     type: 'deployHA',
     because: {
       verifyHA:
         'deploys are refused during drills — wait for it to finish, or cancel it in the UI or with `temporal workflow cancel -w <id>`',
       backupEtcd:
         'deploys are refused while a snapshot is taken — it takes seconds to minutes, try again when it has finished',
+      removeHost: 'deploys are refused while a host is taken out — try again when it has finished',
+      teardownCluster:
+        'deploys are refused while the cluster is torn down — deploy again when it has finished',
     },
   });
   if (blocked)
@@ -86,7 +99,6 @@ async function validate(input: DeployInput): Promise<ValidateResult> {
       blocked.message,
       REFUSAL_TYPES[blocked.type] ?? 'ClusterBusy',
     );
-  return result;
 }
 
 /**

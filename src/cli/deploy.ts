@@ -13,9 +13,8 @@ import { CLUSTER, PHASE, TASK_QUEUE } from '../temporal/search-attributes';
 import type { deployHA, DeploySummary } from '../workflows/deploy';
 import type { DeployProgress } from '../workflows/progress';
 import { NotFound } from './exit';
-import { liveDetails, ProgressPrinter, progressTable, withLive } from './follow';
+import { followRun, progressTable } from './follow';
 import { pc } from './output';
-import { sleep } from '../util/exec';
 import { uiUrl } from './ui';
 
 export const deployWorkflowId = (cluster: string) => `deploy-${cluster}`;
@@ -61,34 +60,7 @@ export async function followDeploy(
   workflowId: string,
   runId?: string,
 ): Promise<DeploySummary> {
-  const handle = client.workflow.getHandle<typeof deployHA>(workflowId, runId);
-  const printer = new ProgressPrinter();
-  let done = false;
-  const result = handle.result().finally(() => (done = true));
-  const poll = (async () => {
-    while (!done) {
-      try {
-        const [p, live] = await Promise.all([
-          handle.query<DeployProgress>('progress'),
-          liveDetails(handle).catch(() => new Map<string, string>()),
-        ]);
-        printer.update(withLive(p, live));
-      } catch {
-        /* no worker has picked it up yet */
-      }
-      await sleep(1000);
-    }
-  })();
-  try {
-    return await result;
-  } finally {
-    await poll;
-    try {
-      printer.update(await handle.query<DeployProgress>('progress'));
-    } catch {
-      /* closed workflows may have no worker to answer */
-    }
-  }
+  return followRun<DeploySummary>(client.workflow.getHandle<typeof deployHA>(workflowId, runId));
 }
 
 export function printDeploySummary(s: DeploySummary, workflowUrl: string): void {

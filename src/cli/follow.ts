@@ -4,7 +4,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { LiveDetail } from '../activities/context';
-import type { DeployProgress } from '../workflows/progress';
+import type { ProgressView } from '../workflows/progress';
 import { pc, richOutput, table } from './output';
 
 const colour: Record<string, (s: string) => string> = {
@@ -14,7 +14,7 @@ const colour: Record<string, (s: string) => string> = {
   pending: pc.dim,
 };
 
-export function progressTable(p: DeployProgress): string {
+export function progressTable(p: ProgressView): string {
   const t = table({
     head: ['host', 'roles', 'step', 'status', 'done', 'detail'],
     wordWrap: true,
@@ -53,7 +53,7 @@ function isLiveDetail(d: unknown): d is LiveDetail {
 }
 
 /** Running hosts show their step's live detail instead of the empty one the workflow has. */
-export function withLive(p: DeployProgress, live: Map<string, string>): DeployProgress {
+export function withLive<P extends ProgressView>(p: P, live: Map<string, string>): P {
   const hosts = Object.fromEntries(
     Object.entries(p.hosts).map(([name, h]) => {
       const text = live.get(name);
@@ -88,7 +88,7 @@ export class ProgressPrinter {
     private readonly write: (s: string) => void = (s) => void process.stdout.write(s),
   ) {}
 
-  update(p: DeployProgress): void {
+  update(p: ProgressView): void {
     if (this.rich) {
       const text = progressTable(p);
       if (this.lastLines) this.write(`\x1b[${this.lastLines}A\x1b[J`);
@@ -102,6 +102,42 @@ export class ProgressPrinter {
       const line = `${name}: ${h.step} ${h.status}${h.detail ? ` — ${h.detail}` : ''}`;
       if (this.lastSeen.get(name) !== line) this.write(`  ${line}\n`);
       this.lastSeen.set(name, line);
+    }
+  }
+}
+
+/**
+ * Wait for a run's result while drawing its `progress` query (any api7-ha operation's
+ * per-host table) with the live details of its running activities.
+ */
+export async function followRun<T>(
+  handle: WorkflowHandle,
+  printer = new ProgressPrinter(),
+): Promise<T> {
+  let done = false;
+  const result = (handle.result() as Promise<T>).finally(() => (done = true));
+  const poll = (async () => {
+    while (!done) {
+      try {
+        const [p, live] = await Promise.all([
+          handle.query<ProgressView>('progress'),
+          liveDetails(handle).catch(() => new Map<string, string>()),
+        ]);
+        printer.update(withLive(p, live));
+      } catch {
+        /* no worker has picked it up yet */
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    return await result;
+  } finally {
+    await poll;
+    try {
+      printer.update(await handle.query<ProgressView>('progress'));
+    } catch {
+      /* closed workflows may have no worker to answer */
     }
   }
 }

@@ -22,6 +22,13 @@ import {
   readImageManifestsArgv,
   unpackBundleArgv,
 } from './files';
+import {
+  fileExistsArgv,
+  footprint,
+  removeEmptyDirArgv,
+  removeFileArgv,
+  removeTreeArgv,
+} from './teardown';
 import { checksumArgv, incomingDirArgv, placeArgv, uploadPaths } from './staging';
 import { cutOffArgv, reconnectArgv, type CutOff } from './drills';
 import {
@@ -191,6 +198,22 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       }),
     });
   }
+  const f = footprint(inv, host);
+  sections.push({
+    name: 'TEARDOWN',
+    why: "teardown: which of api7-ha's directories and files are there, their removal\n(etcd's data directory only with --delete-etcd-data); containers and images go under DOCKER.",
+    rules: [
+      ...[...f.trees, ...f.emptyDirs, ...(f.etcdData ? [f.etcdData] : [])].map((d) => ({
+        argv: dirExistsArgv(d),
+      })),
+      ...f.files.map((x) => ({ argv: fileExistsArgv(x) })),
+      ...f.imageMarkers.map((m) => ({ argv: guardedReadArgv(m.dir, m.file) })),
+      ...f.trees.map((d) => ({ argv: removeTreeArgv(d) })),
+      ...f.files.map((x) => ({ argv: removeFileArgv(x) })),
+      ...f.emptyDirs.map((d) => ({ argv: removeEmptyDirArgv(d) })),
+      ...(f.etcdData ? [{ argv: removeTreeArgv(f.etcdData) }] : []),
+    ],
+  });
   // Each rule once, in the first section that needs it (backup shares ship's upload dir).
   const seen = new Set<string>();
   return sections

@@ -47,3 +47,6 @@ export const RECOVERY_ATTEMPTS = 2;
 export const BACKUP_ATTEMPTS = 5;
 /** A snapshot is taken again at most this often when the host's copy changed under the download. */
 export const BACKUP_SNAPSHOT_TRIES = 3;
+
+/** Day-2 host steps (teardown, remove): a handful of retries ride out a brief SSH hiccup; a host away longer is reported. */
+export const TEARDOWN_ATTEMPTS = 5;

@@ -3,3 +3,5 @@ export { deployHA, deployProgressQuery } from './deploy';
 export { verifyHA, verifyProgressQuery } from './verify';
 export { backupEtcd } from './backup';
 export { replaceHost } from './replace';
+export { teardownCluster } from './teardown';
+export { removeHost } from './remove';

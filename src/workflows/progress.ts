@@ -58,11 +58,27 @@ export function initialProgress(
   };
 }
 
+/** What the CLI's table and the UI's markdown need of any operation's progress. */
+export interface ProgressView {
+  phase: string;
+  phasesDone: string[];
+  hosts: Record<string, HostProgress>;
+  error?: string;
+}
+
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 120);
 
 export function progressMarkdown(p: DeployProgress): string {
-  const lines = [
+  return hostsMarkdown(
+    p,
     `**Deploy ${p.cluster}** — phase **${p.phase}** (${p.phasesDone.length}/${DEPLOY_PHASES.length} done)${p.clusterId ? `, gateway cluster \`${p.clusterId}\`` : ''}`,
+  );
+}
+
+/** A heading, then one row per host, then the failure if any. */
+export function hostsMarkdown(p: ProgressView, heading: string): string {
+  const lines = [
+    heading,
     '',
     '| host | roles | step | status | done | detail |',
     '|---|---|---|---|---|---|',

@@ -94,6 +94,8 @@ const PER_HOST = new Set([
   'addMember',
   'promoteMember',
   'waitEtcdCaughtUp',
+  'teardownHost',
+  'drainComponent',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;

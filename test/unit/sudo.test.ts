@@ -129,7 +129,19 @@ describe('sudo rules per host', () => {
       guardedWriteArgv(dp, `${dp}/gateway_conf/config.yaml`, '600').join(' '),
       guardedReadArgv(dp, `${dp}/.api7-ha-restart-pending`).join(' '),
       guardedWriteArgv(dp, `${dp}/.api7-ha-restart-pending`, '600').join(' '),
+      // teardown: the bundle dir and api7-ha's own tree, looked at and removed
+      `test -d ${dp}`,
+      'test -d /opt/api7-ha',
+      `rm -rf --one-file-system ${dp}`,
+      'rm -rf --one-file-system /opt/api7-ha',
     ]);
+  });
+
+  it('an etcd host: teardown may remove etcd data only by its fixed path', () => {
+    const r = rules('ha3');
+    assert.ok(r.includes('test -d /usr/local/etcd/etcd_data'));
+    assert.ok(r.includes('rm -rf --one-file-system /usr/local/etcd/etcd_data'));
+    assert.ok(!r.some((x) => x.startsWith('rm -rf --one-file-system /root')), r.join('\n'));
   });
 
   it('an etcd-only host: no bundle or config rules, the etcd tarball and data directory', () => {
@@ -177,7 +189,7 @@ describe('the sudoers drop-in', () => {
   it('grants the user its aliases, password-less, as root only', () => {
     assert.match(
       text,
-      /^api7ops ALL=\(root\) NOPASSWD: API7HA_DOCKER, API7HA_PREPARE, API7HA_SHIP, API7HA_DRILLS, API7HA_BUNDLES, API7HA_CONFIG$/m,
+      /^api7ops ALL=\(root\) NOPASSWD: API7HA_DOCKER, API7HA_PREPARE, API7HA_SHIP, API7HA_DRILLS, API7HA_BUNDLES, API7HA_CONFIG, API7HA_TEARDOWN$/m,
     );
     assert.match(text, /^Defaults:api7ops !requiretty$/m);
     assert.match(text, /api7-ha hosts sudoers -i prod\.yaml --host ha5/);
@@ -289,6 +301,7 @@ describe('sudo rules with etcd TLS', () => {
       'DRILLS',
       'BUNDLES',
       'CONFIG',
+      'TEARDOWN',
     ]);
   });
 });

@@ -174,6 +174,19 @@ export function buildProgram(): Command {
       (await backupCli()).backupListCommand(cmd.optsWithGlobals()),
     );
 
+  program
+    .command('restore')
+    .description(
+      'rebuild etcd from a backup on every member (workflow restore-<cluster>); without --yes, print the plan and refuse',
+    )
+    .option('-i, --inventory <file>', 'inventory YAML')
+    .option('--snapshot <file|latest>', "a backup's .db file, or the newest backup of the cluster")
+    .option('--from <dir>', 'with latest: the backup directory (default: as for backup)')
+    .option('--yes', 'do it: stops the dashboards and every etcd member')
+    .option('-f, --follow', 'show per-host progress while it runs')
+    .option('--json', 'print the plan or the result as JSON')
+    .action(async (o) => void (await (await import('./cli/restore.js')).restoreCommand(o)));
+
   const schedule = program
     .command('schedule')
     .description(

@@ -20,6 +20,20 @@ import {
   storeSnapshot,
   takeSnapshot,
 } from './backup';
+import {
+  checkRestoredCluster,
+  checkRestoreExclusion,
+  checkRestoreSnapshot,
+  readRestoreState,
+  recordRestore,
+  restartGateway,
+  restoredGatewayCluster,
+  restoreMember,
+  startDashboardAgain,
+  stopDashboard,
+  stopEtcdMember,
+  uploadSnapshot,
+} from './restore';
 
 export const deployActivities = {
   validateDeploy,
@@ -55,9 +69,25 @@ export const backupActivities = {
   pruneLocalBackups,
 };
 
+export const restoreActivities = {
+  checkRestoreExclusion,
+  checkRestoreSnapshot,
+  readRestoreState,
+  uploadSnapshot,
+  stopDashboard,
+  stopEtcdMember,
+  restoreMember,
+  checkRestoredCluster,
+  recordRestore,
+  startDashboardAgain,
+  restoredGatewayCluster,
+  restartGateway,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type VerifyActivities = typeof verifyActivities;
 export type BackupActivities = typeof backupActivities;
+export type RestoreActivities = typeof restoreActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
@@ -65,17 +95,18 @@ export type BackupActivities = typeof backupActivities;
  */
 export function createActivities(
   deps: Partial<ActivityDeps> = {},
-): DeployActivities & VerifyActivities & BackupActivities {
+): DeployActivities & VerifyActivities & BackupActivities & RestoreActivities {
   const full: ActivityDeps = { ...activityDeps(), ...deps };
   const all: Record<string, (...args: never[]) => Promise<unknown>> = {
     ...deployActivities,
     ...verifyActivities,
     ...backupActivities,
+    ...restoreActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [
       name,
       (...args: never[]) => runWithDeps(full, () => fn(...args)),
     ]),
-  ) as DeployActivities & VerifyActivities & BackupActivities;
+  ) as DeployActivities & VerifyActivities & BackupActivities & RestoreActivities;
 }

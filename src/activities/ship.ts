@@ -105,19 +105,24 @@ async function shipOne(
     'artifact',
   );
   try {
-    return await upload(ssh, sftp, a, u, opened.handle, opened.size);
+    return await uploadChecked(ssh, sftp, a, u, opened.handle, opened.size);
   } finally {
     await opened.handle.close();
   }
 }
 
-async function upload(
+/**
+ * Upload a local file, resuming a partial one, check its sha256 on the host, and put it
+ * in place with `place` (as root). Also the restore's snapshot upload (activities/restore.ts).
+ */
+export async function uploadChecked(
   ssh: SshSession,
   sftp: SFTPWrapper,
-  a: FileArtifact,
-  u: ReturnType<typeof uploadPaths>,
+  a: { sha256: string },
+  u: { staged: string; partial: string; incoming?: string },
   local: FileHandle,
   total: number,
+  place: string[] = placeArgv(u),
 ): Promise<{ remote: string; action: 'uploaded' | 'resumed'; bytes: number }> {
   const remote = u.staged;
   // The partial file belongs to the SSH user: it is read and removed without sudo.
@@ -134,7 +139,7 @@ async function upload(
       `${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`,
     );
   }
-  await ssh.exec(placeArgv(u));
+  await ssh.exec(place);
   // `install` copied it; the user's partial file is not needed any more.
   if (u.incoming) await ssh.execRaw(discardArgv(partial), { privileged: false });
   return { remote, action: offset > 0 ? 'resumed' : 'uploaded', bytes };

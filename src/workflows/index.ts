@@ -2,3 +2,4 @@
 export { deployHA, deployProgressQuery } from './deploy';
 export { verifyHA, verifyProgressQuery } from './verify';
 export { backupEtcd } from './backup';
+export { restoreEtcd, restoreProgressQuery } from './restore';

@@ -41,7 +41,7 @@ import {
   swapDataDirArgv,
 } from '../commands/restore';
 import { checksumArgv, incomingDirArgv } from '../commands/staging';
-import { etcdClient } from '../etcd/client';
+import { etcdClient, withEtcd } from '../etcd/client';
 import { bundled } from '../model/components';
 import { clusterBlocker } from '../temporal/cluster-lock';
 import { errorText } from '../util/errors';
@@ -308,17 +308,17 @@ export async function checkRestoredCluster(
       );
     const plain = etcdClient(access, access.endpoints, { withAuth: false });
     let authEnabled: boolean;
-    let revision: number;
     try {
       const anonymous = await plain.get('/api7-ha/restore-check').then(
         () => 'allowed',
         (e: unknown) => errorText(e),
       );
       authEnabled = anonymous !== 'allowed' && !/authentication is not enabled/.test(anonymous);
-      revision = Number((await plain.maintenance.status()).header.revision);
     } finally {
       plain.close();
     }
+    const status = await withEtcd(access, access.endpoints, (c) => c.maintenance.status());
+    const revision = Number(status.header.revision);
     let users: string[] = [];
     let roles: string[] = [];
     if (manifest.authEnabled) {

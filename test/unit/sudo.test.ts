@@ -273,7 +273,15 @@ describe('sudo rules with etcd TLS', () => {
 
   it('without etcd.tls there are no TLS rules', () => {
     const names = sudoSections(inv, findHost(inv, 'ha1'), 'api7ops').map((s) => s.name);
-    assert.deepEqual(names, ['DOCKER', 'PREPARE', 'SHIP', 'BACKUP', 'BUNDLES', 'CONFIG']);
+    assert.deepEqual(names, [
+      'DOCKER',
+      'PREPARE',
+      'SHIP',
+      'BACKUP',
+      'RESTORE',
+      'BUNDLES',
+      'CONFIG',
+    ]);
   });
 });
 

@@ -79,6 +79,10 @@ export function buildProgram(): Command {
       '--replace-etcd',
       'replace an etcd container whose settings differ (keeps its data directory)',
     )
+    .option(
+      '--no-backup',
+      'do not back etcd up first when the deploy changes a dashboard or gateway bundle version',
+    )
     .action(async (o) => void (await (await deployCli()).deployCommand(o)));
   program
     .command('plan')

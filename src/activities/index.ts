@@ -12,6 +12,7 @@ import { etcdDrillChecks, startComponent, steadyState, stopComponent } from './f
 import { waitRecovered } from './health';
 import { probeLoadBalancer } from './probe';
 import { checkExclusion } from '../temporal/lookup';
+import { bundleChanges } from './upgrade';
 import {
   checkBackupExclusion,
   pickBackupMember,
@@ -48,6 +49,7 @@ export const deployActivities = {
   ensureGatewayCluster,
   startGateway,
   proveTraffic,
+  bundleChanges,
 };
 
 export const verifyActivities = {

@@ -22,6 +22,7 @@ import {
   waitForQuorum,
 } from './deploy-checks';
 import type { DeploySummary } from './deploy';
+import { backupBeforeUpgrade } from './deploy-backup';
 import type { DeployTracker } from './deploy-tracker';
 import type { DeployPhase } from './progress';
 import { Semaphore } from './semaphore';
@@ -114,6 +115,7 @@ export async function deployInPipelines(
 
   await validate(input, t);
   const compose = await preflight(input, t, inv.deploy.parallelism);
+  await backupBeforeUpgrade(input, t);
   t.advance();
 
   // Quick steps (checks, config, starts) go wide; uploads and `docker load` are bounded apart.

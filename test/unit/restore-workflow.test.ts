@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { BackupActivities, RestoreActivities } from '../../src/activities';
+import { checkBackupExclusion } from '../../src/activities/backup';
 import { checkRestoreExclusion, type RestoreInput } from '../../src/activities/restore';
 import { MANIFEST_FORMAT, type BackupManifest } from '../../src/backup/manifest';
 import { rootMessage } from '../../src/cli/deploy';
@@ -324,5 +325,79 @@ describe('restoreEtcd workflow', { timeout: 120_000 }, () => {
       prepare.open();
       await deploy.result();
     });
+  });
+});
+
+describe('deployHA: an etcd backup before a bundle version change', { timeout: 120_000 }, () => {
+  const backupFakes = (calls: Calls): BackupActivities =>
+    calls.record<BackupActivities>({
+      // The real lock: the parent deploy is running, and must not refuse its own backup.
+      checkBackupExclusion,
+      pickBackupMember: async () => ({
+        host: 'ha2',
+        member: 'api7-etcd-2',
+        endpoint: '10.0.0.12:2379',
+        etcdVersion: '3.4.23',
+        etcdClusterId: '99',
+        authEnabled: false,
+        members: [],
+        unhealthy: [],
+      }),
+      takeSnapshot: async () => ({
+        host: 'ha2',
+        takenAt: '2026-12-02T13:00:00.000Z',
+        sha256: 'b'.repeat(64),
+        status: { hash: 1, revision: 17, totalKey: 30, totalSize: 20480 },
+        keys: 5,
+      }),
+      storeSnapshot: async (input) => ({ ...manifest(input.inventory.cluster), path: '/b/x.db' }),
+      removeRemoteSnapshot: async () => undefined,
+      pruneLocalBackups: async () => ({ removed: [], kept: 1, dir: '/b' }),
+    });
+
+  it('backs up (as a child, let through the lock) before any host changes, and says so', async () => {
+    const calls = new Calls();
+    const activities = {
+      ...fakeDeployActivities(calls, {
+        bundleChanges: async () => [
+          'ha4: gateway runs api7-gateway-1, the inventory has api7-gateway-2',
+        ],
+      }),
+      ...backupFakes(calls),
+    };
+    const summary = await withWorker(t, activities, (taskQueue) =>
+      t.env.client.workflow.execute(deployHA, {
+        taskQueue,
+        workflowId: 'deploy-wf-h',
+        args: [deployInput(inventory({ cluster: 'wf-h' }))],
+      }),
+    );
+    const names = calls.list.map((c) => c.name);
+    assert.ok(names.indexOf('storeSnapshot') > 0, names.join(', '));
+    assert.ok(names.indexOf('storeSnapshot') < names.indexOf('prepareHost'), names.join(', '));
+    assert.ok(names.indexOf('preflightHost') < names.indexOf('bundleChanges'));
+    assert.match(summary.warnings.join('\n'), /backed up first to \/b\/x\.db/);
+  });
+
+  it('no backup without a version change, nor with --no-backup', async () => {
+    for (const [id, changes, noBackup] of [
+      ['deploy-wf-i', [], false],
+      ['deploy-wf-j', ['ha4: gateway runs a, the inventory has b'], true],
+    ] as const) {
+      const calls = new Calls();
+      const activities = {
+        ...fakeDeployActivities(calls, { bundleChanges: async () => [...changes] }),
+        ...backupFakes(calls),
+      };
+      await withWorker(t, activities, (taskQueue) =>
+        t.env.client.workflow.execute(deployHA, {
+          taskQueue,
+          workflowId: id,
+          args: [{ ...deployInput(inventory({ cluster: id.slice(7) })), noBackup }],
+        }),
+      );
+      assert.equal(calls.of('takeSnapshot').length, 0, id);
+      assert.equal(calls.of('bundleChanges').length, noBackup ? 0 : 1, id);
+    }
   });
 });

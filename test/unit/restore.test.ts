@@ -119,6 +119,9 @@ describe('restore commands', () => {
     assert.equal(section.rules.length, 6);
     const text = renderSudoers(inv, host, 'deploy');
     assert.match(text, /API7HA_RESTORE/);
+    const visudo = spawnSync('visudo', ['-cf', '-'], { input: text, encoding: 'utf8' });
+    if (visudo.error) throw visudo.error;
+    assert.equal(visudo.status, 0, visudo.stdout + visudo.stderr);
     assert.equal(
       sudoSections(inv, findHost(inv, 'ha4'), 'deploy').some((s) => s.name === 'RESTORE'),
       false,

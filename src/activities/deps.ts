@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client } from '@temporalio/client';
 import { LocalFileFacts, workerFileFacts } from '../config/file-facts';
+import { RemoteFileFacts, workerRemoteFileFacts } from '../ssh/remote-file-facts';
 import { SshSession, type SshTarget } from '../ssh/session';
 import { sharedClient } from '../temporal/connection';
 
@@ -22,6 +23,8 @@ export interface ActivityDeps {
   ssh: SshSessions;
   /** What is known of local artifacts (sha256s, bundle indexes) by file identity. */
   localFiles: LocalFileFacts;
+  /** What is known of staged artifacts on the hosts (sha256s) by remote file identity. */
+  remoteFiles: RemoteFileFacts;
   /** The Temporal client for the exclusion between deploy and verify. */
   temporalClient: () => Promise<Client>;
 }
@@ -35,6 +38,7 @@ export const connectEachTime: SshSessions = {
 const defaults: ActivityDeps = {
   ssh: connectEachTime,
   localFiles: workerFileFacts,
+  remoteFiles: workerRemoteFileFacts,
   temporalClient: sharedClient,
 };
 const current = new AsyncLocalStorage<ActivityDeps>();

@@ -1,5 +1,5 @@
 // Phase 4: artifacts to hosts over SFTP. A file already there with the right sha256 is
-// skipped; an interrupted upload resumes from the bytes already written (heartbeat details).
+// skipped; an interrupted upload resumes from the bytes already written (src/ssh/sftp-upload.ts).
 // A non-root user (ssh.sudo) uploads into its own directory and sudo puts the checked file
 // in place (commands/staging.ts).
 import type { FileHandle } from 'node:fs/promises';
@@ -19,6 +19,9 @@ import {
 } from '../commands/staging';
 import { heartbeat, withHost, type DeployInput, type LiveDetail } from './context';
 import type { SshSession } from '../ssh/session';
+import { resumeOffset, uploadFrom } from '../ssh/sftp-upload';
+import { fileIdentityArgv, parseIdentity, remoteClockArgv } from '../ssh/remote-file-facts';
+import { activityDeps } from './deps';
 
 export interface ShipResult {
   host: string;
@@ -41,8 +44,8 @@ async function remoteSize(sftp: SFTPWrapper, file: string): Promise<number> {
   return new Promise((resolve) => sftp.stat(file, (err, st) => resolve(err ? 0 : st.size)));
 }
 
-/** Append local bytes from `offset` to the remote file, heartbeating progress. */
-function appendFrom(
+/** Send local bytes from `offset` to the remote file, heartbeating progress. */
+function sendFrom(
   sftp: SFTPWrapper,
   local: FileHandle,
   remote: string,
@@ -51,41 +54,65 @@ function appendFrom(
   label: string,
   host: string,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const source = local.createReadStream({
-      start: offset,
-      highWaterMark: 256 * 1024,
-      autoClose: false,
-    });
-    const sink = sftp.createWriteStream(remote, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
-    let sent = 0;
-    let lastBeat = 0;
-    source.on('data', (chunk) => {
-      sent += chunk.length;
-      const now = Date.now();
-      if (now - lastBeat > 1000) {
-        lastBeat = now;
-        heartbeat({ host, file: label, bytes: offset + sent, total } satisfies LiveDetail);
-      }
-    });
-    source.on('error', reject);
-    sink.on('error', (e: Error) =>
-      reject(new Error(`cannot write ${remote} over SFTP: ${e.message}`)),
-    );
-    sink.on('close', () => resolve(sent));
-    source.pipe(sink);
+  let lastBeat = 0;
+  return uploadFrom(sftp, local, remote, offset, total, (bytes) => {
+    const now = Date.now();
+    if (now - lastBeat < 1000) return;
+    lastBeat = now;
+    heartbeat({ host, file: label, bytes, total } satisfies LiveDetail);
   });
 }
 
-/** The sha256 of each artifact's staged file on the host (undefined when missing), in one round trip. */
+/**
+ * The sha256 of each artifact's staged file on the host (undefined when missing): one
+ * round trip reads every file's identity, and only the files this worker has not seen
+ * with that identity are hashed, in a second one (src/ssh/remote-file-facts.ts).
+ */
 async function stagedSha256s(
   ssh: SshSession,
   artifacts: FileArtifact[],
 ): Promise<Array<string | undefined>> {
-  const results = await ssh.execBatch(
-    artifacts.map((a) => ({ argv: checksumArgv(uploadPaths(a, ssh.target).staged) })),
-  );
-  return results.map((r) => (r.code === 0 ? r.stdout.split(' ')[0] : undefined));
+  const facts = activityDeps().remoteFiles;
+  const files = artifacts.map((a) => uploadPaths(a, ssh.target).staged);
+  const identities = (
+    await ssh.execBatch(files.map((f) => ({ argv: fileIdentityArgv(f), privileged: false })))
+  ).map((r) => (r.code === 0 ? parseIdentity(r.stdout) : undefined));
+  const known = files.map((f, i) => facts.sha256(ssh.target, f, identities[i]));
+  const unknown = files.flatMap((f, i) => (known[i] ? [] : [{ f, i }]));
+  if (!unknown.length) return known;
+  // Hashed, then its identity again, then the host's clock: remembered only if unmoved.
+  const results = await ssh.execBatch([
+    ...unknown.flatMap(({ f }) => [
+      { argv: checksumArgv(f) },
+      { argv: fileIdentityArgv(f), privileged: false },
+    ]),
+    { argv: remoteClockArgv, privileged: false },
+  ]);
+  const hostNow = Number(results.at(-1)!.stdout.trim());
+  for (const [j, { f, i }] of unknown.entries()) {
+    const hashed = results[2 * j]!;
+    const after = results[2 * j + 1]!;
+    const sha256 = hashed.code === 0 ? hashed.stdout.split(' ')[0] : undefined;
+    known[i] = sha256;
+    if (sha256)
+      facts.remember(
+        ssh.target,
+        f,
+        identities[i],
+        after.code === 0 ? parseIdentity(after.stdout) : undefined,
+        sha256,
+        hostNow,
+      );
+    else facts.forget(ssh.target, f);
+  }
+  return known;
+}
+
+/** After api7-ha put a checked file in place: its identity now goes with its sha256. */
+async function rememberPlaced(ssh: SshSession, staged: string, sha256: string): Promise<void> {
+  const [r] = await ssh.execBatch([{ argv: fileIdentityArgv(staged), privileged: false }]);
+  const identity = r!.code === 0 ? parseIdentity(r!.stdout) : undefined;
+  activityDeps().remoteFiles.remember(ssh.target, staged, identity, identity, sha256);
 }
 
 async function shipOne(
@@ -127,10 +154,10 @@ export async function uploadChecked(
   const remote = u.staged;
   // The partial file belongs to the SSH user: it is read and removed without sudo.
   const partial = u.partial;
-  let offset = await remoteSize(sftp, partial);
-  if (offset > total) offset = 0; // a different file was there: start over
+  // A longer file there is a different one: start over.
+  const offset = resumeOffset(await remoteSize(sftp, partial), total);
   const bytes = await ssh.watch(
-    appendFrom(sftp, local, partial, offset, total, path.basename(remote), ssh.target.name),
+    sendFrom(sftp, local, partial, offset, total, path.basename(remote), ssh.target.name),
   );
   const got = await remoteSha256(ssh, partial, false);
   if (got !== a.sha256) {
@@ -139,7 +166,9 @@ export async function uploadChecked(
       `${path.basename(remote)} arrived with sha256 ${got ?? 'unknown'} instead of ${a.sha256}; the next attempt uploads it again`,
     );
   }
+  activityDeps().remoteFiles.forget(ssh.target, remote);
   await ssh.exec(place);
+  await rememberPlaced(ssh, remote, a.sha256);
   // `install` copied it; the user's partial file is not needed any more.
   if (u.incoming) await ssh.execRaw(discardArgv(partial), { privileged: false });
   return { remote, action: offset > 0 ? 'resumed' : 'uploaded', bytes };

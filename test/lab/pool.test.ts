@@ -10,6 +10,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { withHost, type DeployInput } from '../../src/activities/context';
 import { runWithDeps, type ActivityDeps } from '../../src/activities/deps';
+import { RemoteFileFacts } from '../../src/ssh/remote-file-facts';
 import { LocalFileFacts } from '../../src/config/file-facts';
 import type { Host } from '../../src/config/inventory';
 import type { LoadedInventory } from '../../src/config/load';
@@ -146,6 +147,7 @@ describe('the SSH pool on a lab host', () => {
     const deps: ActivityDeps = {
       ssh: p,
       localFiles: new LocalFileFacts(),
+      remoteFiles: new RemoteFileFacts(),
       temporalClient: () => Promise.reject(new Error('not used')),
     };
     const input: DeployInput = { inventory: lab.inventory, baseDir: lab.baseDir };

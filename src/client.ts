@@ -79,6 +79,10 @@ export function buildProgram(): Command {
       '--replace-etcd',
       'replace an etcd container whose settings differ (keeps its data directory)',
     )
+    .option(
+      '--no-backup',
+      'do not back etcd up first when the deploy changes a dashboard or gateway bundle version',
+    )
     .action(async (o) => void (await (await deployCli()).deployCommand(o)));
   program
     .command('replace')
@@ -254,6 +258,19 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) =>
       (await backupCli()).backupListCommand(cmd.optsWithGlobals()),
     );
+
+  program
+    .command('restore')
+    .description(
+      'rebuild etcd from a backup on every member (workflow restore-<cluster>); without --yes, print the plan and refuse',
+    )
+    .option('-i, --inventory <file>', 'inventory YAML')
+    .option('--snapshot <file|latest>', "a backup's .db file, or the newest backup of the cluster")
+    .option('--from <dir>', 'with latest: the backup directory (default: as for backup)')
+    .option('--yes', 'do it: stops the dashboards and every etcd member')
+    .option('-f, --follow', 'show per-host progress while it runs')
+    .option('--json', 'print the plan or the result as JSON')
+    .action(async (o) => void (await (await import('./cli/restore.js')).restoreCommand(o)));
 
   const schedule = program
     .command('schedule')

@@ -62,10 +62,12 @@ export interface BackupInput extends DeployInput {
 export async function checkBackupExclusion(
   cluster: string,
   selfWorkflowId: string,
+  parentWorkflowId?: string,
 ): Promise<{ blockedBy?: string }> {
   const blocked = await clusterBlocker({
     cluster,
     workflowId: selfWorkflowId,
+    ...(parentWorkflowId ? { parentWorkflowId } : {}),
     type: 'backupEtcd',
     because: { verifyHA: 'its etcd drill stops a member' },
   });

@@ -17,6 +17,8 @@ export interface DeployInput {
   baseDir: string;
   /** Replace an etcd container whose settings differ instead of stopping with an error. */
   replaceEtcd?: boolean;
+  /** Skip the etcd backup a deploy takes before it changes a bundle version. */
+  noBackup?: boolean;
 }
 
 /** A step's report: what it found and whether it changed anything. */

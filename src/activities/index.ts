@@ -24,6 +24,7 @@ import { cutOffHost, partitionReads, reconnectHost } from './cutoff';
 import { watchSafeguards } from './safeguards';
 import { gatewayRestartChecks } from './gateway-restart';
 import { checkExclusion } from '../temporal/lookup';
+import { bundleChanges } from './upgrade';
 import {
   checkBackupExclusion,
   pickBackupMember,
@@ -34,6 +35,20 @@ import {
 } from './backup';
 import { checkTeardownExclusion, teardownHost } from './teardown';
 import { checkRemoveExclusion, drainComponent } from './remove';
+import {
+  checkRestoredCluster,
+  checkRestoreExclusion,
+  checkRestoreSnapshot,
+  readRestoreState,
+  recordRestore,
+  restartGateway,
+  restoredGatewayCluster,
+  restoreMember,
+  startDashboardAgain,
+  stopDashboard,
+  stopEtcdMember,
+  uploadSnapshot,
+} from './restore';
 
 export const deployActivities = {
   validateDeploy,
@@ -49,6 +64,7 @@ export const deployActivities = {
   ensureGatewayCluster,
   startGateway,
   proveTraffic,
+  bundleChanges,
 };
 
 export const verifyActivities = {
@@ -98,6 +114,21 @@ export const removeActivities = {
   drainComponent,
 };
 
+export const restoreActivities = {
+  checkRestoreExclusion,
+  checkRestoreSnapshot,
+  readRestoreState,
+  uploadSnapshot,
+  stopDashboard,
+  stopEtcdMember,
+  restoreMember,
+  checkRestoredCluster,
+  recordRestore,
+  startDashboardAgain,
+  restoredGatewayCluster,
+  restartGateway,
+};
+
 export type DeployActivities = typeof deployActivities;
 export type ReplaceActivities = typeof replaceActivities;
 export type VerifyActivities = typeof verifyActivities;
@@ -109,7 +140,9 @@ type AllActivities = DeployActivities &
   VerifyActivities &
   BackupActivities &
   TeardownActivities &
-  RemoveActivities;
+  RemoveActivities &
+  RestoreActivities;
+export type RestoreActivities = typeof restoreActivities;
 
 /**
  * The activities a worker registers, each run with the worker's dependencies (deps.ts):
@@ -124,6 +157,7 @@ export function createActivities(deps: Partial<ActivityDeps> = {}): AllActivitie
     ...replaceActivities,
     ...teardownActivities,
     ...removeActivities,
+    ...restoreActivities,
   };
   return Object.fromEntries(
     Object.entries(all).map(([name, fn]) => [

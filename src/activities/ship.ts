@@ -132,19 +132,24 @@ async function shipOne(
     'artifact',
   );
   try {
-    return await upload(ssh, sftp, a, u, opened.handle, opened.size);
+    return await uploadChecked(ssh, sftp, a, u, opened.handle, opened.size);
   } finally {
     await opened.handle.close();
   }
 }
 
-async function upload(
+/**
+ * Upload a local file, resuming a partial one, check its sha256 on the host, and put it
+ * in place with `place` (as root). Also the restore's snapshot upload (activities/restore.ts).
+ */
+export async function uploadChecked(
   ssh: SshSession,
   sftp: SFTPWrapper,
-  a: FileArtifact,
-  u: ReturnType<typeof uploadPaths>,
+  a: { sha256: string },
+  u: { staged: string; partial: string; incoming?: string },
   local: FileHandle,
   total: number,
+  place: string[] = placeArgv(u),
 ): Promise<{ remote: string; action: 'uploaded' | 'resumed'; bytes: number }> {
   const remote = u.staged;
   // The partial file belongs to the SSH user: it is read and removed without sudo.
@@ -162,7 +167,7 @@ async function upload(
     );
   }
   activityDeps().remoteFiles.forget(ssh.target, remote);
-  await ssh.exec(placeArgv(u));
+  await ssh.exec(place);
   await rememberPlaced(ssh, remote, a.sha256);
   // `install` copied it; the user's partial file is not needed any more.
   if (u.incoming) await ssh.execRaw(discardArgv(partial), { privileged: false });

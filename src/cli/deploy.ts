@@ -86,6 +86,8 @@ export async function deployCommand(opts: {
   inventory: string;
   follow?: boolean;
   replaceEtcd?: boolean;
+  /** commander's --no-backup: false. */
+  backup?: boolean;
 }): Promise<DeploySummary | undefined> {
   const loaded = await loadInventory(opts.inventory);
   for (const w of loaded.warnings) console.warn(pc.yellow(`warning: ${w}`));
@@ -93,6 +95,7 @@ export async function deployCommand(opts: {
     inventory: loaded.inventory,
     baseDir: loaded.baseDir,
     replaceEtcd: opts.replaceEtcd,
+    ...(opts.backup === false ? { noBackup: true } : {}),
   };
   // The same checks the workflow starts with, here so bad input fails before anything starts.
   await validateDeploy(input);

@@ -37,6 +37,14 @@ import {
   removeRemoteSnapshotArgv,
   REMOTE_SNAPSHOT,
 } from './backup';
+import {
+  cleanRestoringArgv,
+  dataDirStateArgv,
+  placeSnapshotArgv,
+  RESTORE_MARKER,
+  swapDataDirArgv,
+} from './restore';
+import { API7HA_DIR } from '../config/inventory';
 
 /**
  * TLS files as activities/remote-files.ts puts them: their directories (mode 700), then
@@ -154,6 +162,19 @@ export function sudoSections(inv: Inventory, host: Host, user: string): SudoSect
       { argv: reconnectArgv(inv, host.name, what) },
     ]),
   });
+  if (hasRole(host, 'etcd'))
+    sections.push({
+      name: 'RESTORE',
+      why: `restore: the snapshot from ${user}'s upload into the snapshot slot (root, 0600), the\nmember's data dir moved aside and the rebuilt one into place (a fixed script; the stamp\non stdin), and the restore marker (etcdctl and docker stop run under DOCKER).`,
+      rules: [
+        { argv: placeSnapshotArgv({ user, sudo: true }) },
+        { argv: dataDirStateArgv(inv) },
+        { argv: cleanRestoringArgv(inv) },
+        { argv: swapDataDirArgv(inv) },
+        { argv: guardedReadArgv(API7HA_DIR, RESTORE_MARKER) },
+        { argv: guardedWriteArgv(API7HA_DIR, RESTORE_MARKER, '600') },
+      ],
+    });
 
   const bundles = bundledOn(inv, host);
   if (bundles.length) {

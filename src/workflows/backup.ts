@@ -62,7 +62,8 @@ export async function backupEtcd(input: BackupInput): Promise<BackupResult> {
       ...activityOptions(STEP_TIMEOUT, retry),
       summary: `check no deploy, verification or other backup of ${inv.cluster} runs`,
     },
-    [inv.cluster, self],
+    // A deploy's backup before a version change is its child: the parent is no blocker.
+    [inv.cluster, self, workflowInfo().parent?.workflowId],
   );
   if (exclusion.blockedBy)
     throw ApplicationFailure.nonRetryable(

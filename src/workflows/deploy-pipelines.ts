@@ -23,6 +23,7 @@ import {
   waitForQuorum,
 } from './deploy-checks';
 import type { DeploySummary } from './deploy';
+import { backupBeforeUpgrade } from './deploy-backup';
 import type { DeployTracker } from './deploy-tracker';
 import type { DeployPhase } from './progress';
 import { Semaphore } from './semaphore';
@@ -118,6 +119,7 @@ export async function deployInPipelines(
   const compose = await preflight(input, t, inv.deploy.parallelism);
   // patched(): runs recorded before scale-out replay without asking etcd.
   const joining = patched('etcd-scale-out') ? await etcdHostsToJoin(input) : [];
+  await backupBeforeUpgrade(input, t);
   t.advance();
 
   // Quick steps (checks, config, starts) go wide; uploads and `docker load` are bounded apart.

@@ -5,3 +5,4 @@ export { backupEtcd } from './backup';
 export { replaceHost } from './replace';
 export { teardownCluster } from './teardown';
 export { removeHost } from './remove';
+export { restoreEtcd, restoreProgressQuery } from './restore';

@@ -177,6 +177,7 @@ export function fakeDeployActivities(
     startDashboard: async (_input, host) => step(host, 'dashboard started'),
     ensureGatewayCluster: async () => ({ id: CLUSTER_ID, created: true }),
     startGateway: async (_input, host) => step(host, 'gateway started'),
+    bundleChanges: async () => [],
     proveTraffic: async () => ({
       routeChanged: true,
       route: 'test.com/get',

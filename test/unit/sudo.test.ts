@@ -299,6 +299,7 @@ describe('sudo rules with etcd TLS', () => {
       'REPLACE',
       'BACKUP',
       'DRILLS',
+      'RESTORE',
       'BUNDLES',
       'CONFIG',
       'TEARDOWN',

@@ -34,7 +34,7 @@ import {
   takeSnapshot,
 } from './backup';
 import { checkTeardownExclusion, teardownHost } from './teardown';
-import { checkRemoveExclusion, drainComponent } from './remove';
+import { checkRemoveExclusion, drainComponent, leaveEtcdMembership } from './remove';
 import {
   checkRestoredCluster,
   checkRestoreExclusion,
@@ -111,6 +111,7 @@ export const teardownActivities = {
 
 export const removeActivities = {
   checkRemoveExclusion,
+  leaveEtcdMembership,
   drainComponent,
 };
 

@@ -4,10 +4,12 @@
 // else happens on the host. The host's files and images go afterwards with the teardown
 // step (activities/teardown.ts), which is the same on one host as on all.
 import { faultArgv } from '../commands/drills';
+import { etcdMember } from '../commands/etcd';
 import type { ComponentName } from '../model/components';
 import { clusterBlocker } from '../temporal/cluster-lock';
 import { heartbeat, sleep, withHost, type DeployInput, type StepResult } from './context';
 import { composeFlavor } from './compose';
+import { removeMember } from './etcd-members';
 
 export interface RemoveInput extends DeployInput {
   /** The host to take out; the inventory still lists it (the cluster as it is now). */
@@ -23,6 +25,20 @@ export async function checkRemoveExclusion(
 ): Promise<{ blockedBy?: string }> {
   const blocked = await clusterBlocker({ cluster, workflowId: selfWorkflowId, type: 'removeHost' });
   return { blockedBy: blocked?.message };
+}
+
+/**
+ * Take the host's etcd member out of the membership through the members that stay (the
+ * host may be dead); a no-op when it is gone already, refused when the members left would
+ * not be a quorum (activities/etcd-members.ts).
+ */
+export async function leaveEtcdMembership(
+  input: DeployInput,
+  hostName: string,
+): Promise<StepResult> {
+  const member = etcdMember(input.inventory, hostName);
+  const r = await removeMember(input, member.name, member.peerUrl);
+  return { host: hostName, changed: r.changed, detail: r.detail };
 }
 
 /** Stop a dashboard or gateway as the drills do, then wait out the load balancer's checks. */

@@ -1,6 +1,7 @@
 // removeHost: take one host's components out of a running cluster, as the day-2 procedure
 // goes: nothing else runs on the cluster (the lock); the minimums are kept unless forced;
-// each dashboard or gateway on the host is drained and stopped (the load balancer's
+// an etcd member leaves the membership (through the members that stay, never below
+// quorum); each dashboard or gateway on the host is drained and stopped (the load balancer's
 // health checks mark it down before anything else happens); then the host's containers,
 // images and files go (the teardown step, etcd data kept); then the rest of the cluster
 // proves it still serves. A host that cannot be reached (it is dead) does not stop the
@@ -11,7 +12,12 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DeployActivities, RemoveActivities, TeardownActivities } from '../activities';
+import type {
+  DeployActivities,
+  RemoveActivities,
+  ReplaceActivities,
+  TeardownActivities,
+} from '../activities';
 import type { RemoveInput } from '../activities/remove';
 import type { ProofResult } from '../activities/gateway';
 import { componentFacts, hasRole, hostsWith } from '../model/components';
@@ -24,7 +30,14 @@ import { OperationTracker } from './operation-tracker';
 
 export type { RemoveInput } from '../activities/remove';
 
-export const REMOVE_PHASES = ['exclusion', 'check', 'drain', 'cleanup', 'prove'] as const;
+export const REMOVE_PHASES = [
+  'exclusion',
+  'check',
+  'membership',
+  'drain',
+  'cleanup',
+  'prove',
+] as const;
 
 export interface RemoveResult {
   cluster: string;
@@ -40,6 +53,7 @@ export interface RemoveResult {
 const options = activityOptions(STEP_TIMEOUT, retryPolicy(TEARDOWN_ATTEMPTS, '10s'));
 const act = proxyActivities<RemoveActivities & TeardownActivities>(options);
 const deploy = proxyActivities<DeployActivities>(deployOptions);
+const membership = proxyActivities<ReplaceActivities>(options);
 
 export async function removeHost(input: RemoveInput): Promise<RemoveResult> {
   const inv = input.inventory;
@@ -74,11 +88,6 @@ export async function removeHost(input: RemoveInput): Promise<RemoveResult> {
         `remove refused: ${losses.join('; ')}`,
         'RemoveRefused',
       );
-    if (hasRole(host, 'etcd'))
-      throw ApplicationFailure.nonRetryable(
-        `remove refused: ${name} is an etcd member; taking an etcd member out is not supported yet (it must leave the membership first)`,
-        'RemoveRefused',
-      );
     t.finish('check');
 
     const result: RemoveResult = { cluster: inv.cluster, host: name, steps: t.steps[name]! };
@@ -95,6 +104,19 @@ export async function removeHost(input: RemoveInput): Promise<RemoveResult> {
       }
     };
 
+    // An etcd member leaves the membership first, through the members that stay (the host
+    // may be dead); refused when those would not be a quorum (src/activities/etcd-members.ts).
+    t.enter('membership');
+    if (hasRole(host, 'etcd')) {
+      await t.step(name, 'etcd member remove', () =>
+        act.leaveEtcdMembership.executeWithOptions(
+          { ...options, summary: `${name}: etcd member remove, through the other members` },
+          [input, name],
+        ),
+      );
+    }
+    t.finish('membership');
+
     t.enter('drain');
     for (const c of (['data-plane', 'control-plane'] as const).filter((r) => hasRole(host, r)))
       await onHost(`drain ${componentFacts(inv, c).noun}`, () =>
@@ -109,6 +131,14 @@ export async function removeHost(input: RemoveInput): Promise<RemoveResult> {
     t.finish('drain');
 
     t.enter('cleanup');
+    // The old member's data would stop the host from joining again later: moved aside, kept.
+    if (hasRole(host, 'etcd'))
+      await onHost('etcd retire', () =>
+        membership.retireEtcdMember.executeWithOptions(
+          { ...options, summary: `${name}: remove the etcd container, move its data dir aside` },
+          [input, name],
+        ),
+      );
     await onHost('cleanup', () =>
       act.teardownHost.executeWithOptions(
         { ...options, summary: `${name}: remove api7-ha's containers, images and files` },

@@ -130,4 +130,54 @@ describe('removeHost on the lab', { timeout: 15 * 60_000 }, () => {
     const summary = await deploy();
     assert.equal(summary.proof.status, 200);
   });
+
+  it('an etcd host (--force below 3) leaves the membership first; a deploy brings it back as a new member', async () => {
+    const members = async () => {
+      const r = await etcdctl(lab, 'member', 'list');
+      assert.equal(r.code, 0, r.stderr);
+      // id, status, name, peer URLs, client URLs, is learner
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(', '))
+        .map(([id = '', status = '', name = '', peer = '']) => ({ id, status, name, peer }));
+    };
+    const ha3 = lab.inventory.hosts.find((h) => h.name === 'ha3')!;
+    const before = await members();
+    const old = before.find((m) => m.peer.includes(ha3.address));
+    assert.ok(old, 'ha3 is a member before');
+    const r = await remove('ha3');
+    assert.equal(r.notReached, undefined);
+    const after = await members();
+    assert.equal(after.length, before.length - 1);
+    assert.ok(!after.some((m) => m.peer.includes(ha3.address)), 'ha3 left the membership');
+    const s = await sshAsRoot(lab, 'ha3');
+    try {
+      assert.equal((await s.exec(['docker', 'ps', '-aq'])).trim(), '', 'no container on ha3');
+      const aside = await s.exec([
+        'sh',
+        '-c',
+        'ls -d "$1".replaced-*',
+        'sh',
+        lab.inventory.etcd.dataDir,
+      ]);
+      assert.match(aside, /\.replaced-/, 'the old data dir was moved aside, not deleted');
+    } finally {
+      s.close();
+    }
+    const summary = await deploy();
+    assert.equal(summary.proof.status, 200);
+    const back = await members();
+    const rejoined = back.find((m) => m.peer.includes(ha3.address));
+    assert.equal(back.length, before.length);
+    assert.ok(rejoined && rejoined.status === 'started', `ha3 rejoined: ${JSON.stringify(back)}`);
+    assert.notEqual(rejoined.id, old.id, 'as a new member');
+    const hash = await etcdctl(lab, 'endpoint', 'hashkv', '-w', 'json');
+    assert.equal(hash.code, 0, hash.stderr);
+    const hashes = (JSON.parse(hash.stdout) as Array<{ HashKV: { hash: number } }>).map(
+      (e) => e.HashKV.hash,
+    );
+    assert.equal(hashes.length, 3);
+    assert.equal(new Set(hashes).size, 1, `one KV hash: ${hashes.join(', ')}`);
+  });
 });

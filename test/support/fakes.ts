@@ -96,6 +96,7 @@ const PER_HOST = new Set([
   'waitEtcdCaughtUp',
   'teardownHost',
   'drainComponent',
+  'leaveEtcdMembership',
 ]);
 const hostArg = (name: string, args: unknown[]) =>
   PER_HOST.has(name) && typeof args[1] === 'string' ? args[1] : undefined;

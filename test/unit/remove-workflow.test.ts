@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
-import type { RemoveActivities, TeardownActivities } from '../../src/activities';
+import type { RemoveActivities, ReplaceActivities, TeardownActivities } from '../../src/activities';
 import { refuseWhenClusterBusy } from '../../src/activities/validate';
 import { checkRemoveExclusion, type RemoveInput } from '../../src/activities/remove';
 import { runningRuns } from '../../src/temporal/cluster-lock';
@@ -20,12 +20,21 @@ const input = (cluster: string, host = 'ha6', force = false): RemoveInput => ({
   force,
 });
 
-function fakes(calls: Calls, overrides: Partial<RemoveActivities & TeardownActivities> = {}) {
+function fakes(
+  calls: Calls,
+  overrides: Partial<
+    RemoveActivities & TeardownActivities & Pick<ReplaceActivities, 'retireEtcdMember'>
+  > = {},
+) {
   return {
     ...fakeDeployActivities(calls),
-    ...calls.record<RemoveActivities & TeardownActivities>({
+    ...calls.record<
+      RemoveActivities & TeardownActivities & Pick<ReplaceActivities, 'retireEtcdMember'>
+    >({
       checkRemoveExclusion: async () => ({}),
       checkTeardownExclusion: async () => ({}),
+      leaveEtcdMembership: async (_i, host) => ({ host, changed: true, detail: 'removed' }),
+      retireEtcdMember: async (_i, host) => ({ host, changed: true, detail: 'moved aside' }),
       drainComponent: async (_i, host) => ({ host, changed: true, detail: 'stopped' }),
       teardownHost: async (_i, host) => ({
         host,
@@ -114,6 +123,49 @@ describe('removeHost', { timeout: 120_000 }, () => {
     );
     assert.match(message, /^remove refused: removing ha4 would leave 1 gateway \(ha5\)/);
     assert.deepEqual(calls.of('drainComponent'), []);
+  });
+
+  it('an etcd host (forced below 3): its member leaves the membership first, then the host is cleaned', async () => {
+    const calls = new Calls();
+    await withWorker(t, fakes(calls), (taskQueue) =>
+      t.env.client.workflow.execute(removeHost, {
+        taskQueue,
+        workflowId: 'remove-rm-e',
+        args: [{ ...input('rm-e', 'ha3', true) }],
+      }),
+    );
+    const leave = calls.one('leaveEtcdMembership', 'ha3');
+    const retire = calls.one('retireEtcdMember', 'ha3');
+    assert.ok(calls.endedBefore(leave, retire));
+    assert.ok(calls.endedBefore(retire, calls.one('teardownHost', 'ha3')));
+    assert.deepEqual(calls.of('drainComponent'), [], 'ha3 has no dashboard or gateway');
+  });
+
+  it('an etcd member that cannot leave without losing quorum: nothing on the host is touched', async () => {
+    const calls = new Calls();
+    const message = await withWorker(
+      t,
+      fakes(calls, {
+        leaveEtcdMembership: async () => {
+          throw fatal(
+            'removing etcd member etcd-1 would leave 1 of 2 voters answering',
+            'EtcdQuorumAtRisk',
+          );
+        },
+      }),
+      (taskQueue) =>
+        failureOf(
+          t.env.client.workflow.execute(removeHost, {
+            taskQueue,
+            workflowId: 'remove-rm-f',
+            args: [{ ...input('rm-f', 'ha1', true) }],
+          }),
+        ),
+    );
+    assert.match(message, /quorum|voters/);
+    assert.deepEqual(calls.of('drainComponent'), []);
+    assert.deepEqual(calls.of('teardownHost'), []);
+    assert.deepEqual(calls.of('retireEtcdMember'), []);
   });
 
   it('a remove is refused during a deploy, and a deploy during a remove (real lookup)', async () => {

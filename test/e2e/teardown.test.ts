@@ -14,7 +14,7 @@ import { startTeardown, teardownWorkflowId } from '../../src/cli/teardown';
 import { footprint } from '../../src/commands/teardown';
 import type { LoadedInventory } from '../../src/config/load';
 import type { EtcdDataChoice } from '../../src/commands/teardown';
-import { sleep } from '../../src/util/exec';
+import { run, sleep } from '../../src/util/exec';
 import type { OperationProgress } from '../../src/workflows/operation-tracker';
 import type { DeployProgress } from '../../src/workflows/progress';
 import type { TeardownResult } from '../../src/workflows/teardown';
@@ -143,6 +143,15 @@ describe('teardownCluster on the lab', { timeout: 20 * 60_000 }, () => {
     );
     await d.cancel();
     await d.result().catch(() => undefined);
+    // A cancelled deploy closes at once, but a `docker load` it started on a host runs to
+    // its end (closing the SSH channel does not stop it), and its image would appear after
+    // the teardown. Known gap (closing note of session 5): wait here until none runs. The
+    // lab's hosts share the machine's process table, so pgrep sees every host's.
+    for (const deadline = Date.now() + 180_000; ; await sleep(500)) {
+      const r = await run(['pgrep', '-f', '^docker load -i '], { allowFailure: true });
+      if (r.code !== 0) break;
+      assert.ok(Date.now() < deadline, `a docker load still runs: ${r.stdout}`);
+    }
     assert.ok((await leftOn('ha1')).containers.includes(lab.inventory.etcd.containerName));
     const r = await (await startTeardown(client, teardownInput('delete'))).result();
     assert.match(r.hosts.ha1!.removed.join(), /etcd data/);

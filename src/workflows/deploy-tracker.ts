@@ -6,29 +6,22 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { StepResult } from '../activities/context';
 import type { Inventory } from '../config/inventory';
 import { PHASE } from '../temporal/search-attributes';
-import { failureMessage } from './failures';
+import { HostStepsTracker } from './host-steps';
 import {
   DEPLOY_PHASES,
   initialProgress,
   progressMarkdown,
   type DeployPhase,
   type DeployProgress,
-  type StepStatus,
 } from './progress';
 
 export const deployProgressQuery = defineQuery<DeployProgress>('progress');
 
-export class DeployTracker {
-  readonly progress: DeployProgress;
-  /** Each host's step reports, in the order they finished. */
-  readonly steps: Record<string, string[]>;
-
+export class DeployTracker extends HostStepsTracker<DeployProgress, DeployPhase> {
   constructor(inv: Inventory) {
-    this.progress = initialProgress(inv.cluster, inv.hosts);
-    this.steps = Object.fromEntries(inv.hosts.map((h) => [h.name, []]));
+    super(initialProgress(inv.cluster, inv.hosts), inv.hosts);
     setHandler(deployProgressQuery, () => this.progress);
   }
 
@@ -61,34 +54,5 @@ export class DeployTracker {
     const next = DEPLOY_PHASES.find((p) => !this.progress.phasesDone.includes(p)) ?? 'done';
     if (next !== this.progress.phase) this.enter(next);
     else this.publish();
-  }
-
-  /** A host's row shows its latest step; a failed step stays shown over later news. */
-  mark(host: string, step: string, status: StepStatus, detail = ''): void {
-    const h = this.progress.hosts[host];
-    if (h && (h.status !== 'failed' || status === 'failed'))
-      Object.assign(h, { step, status, detail });
-    if (h && status === 'done' && !h.done.includes(step)) h.done.push(step);
-    this.publish();
-  }
-
-  /** Run one host's step, recording its status and report. */
-  async step<R extends StepResult>(host: string, step: string, run: () => Promise<R>): Promise<R> {
-    this.mark(host, step, 'running');
-    try {
-      const r = await run();
-      if (r.changed) this.progress.changes++;
-      this.steps[host]!.push(`${step}: ${r.detail}`);
-      this.mark(host, step, 'done', r.detail);
-      return r;
-    } catch (e) {
-      this.mark(host, step, 'failed', failureMessage(e));
-      throw e;
-    }
-  }
-
-  failed(e: unknown): void {
-    this.progress.error = failureMessage(e);
-    this.enter('failed');
   }
 }

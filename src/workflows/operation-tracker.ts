@@ -7,10 +7,9 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { StepResult } from '../activities/context';
 import { PHASE } from '../temporal/search-attributes';
-import { failureMessage } from './failures';
-import { hostsMarkdown, type HostProgress, type ProgressView, type StepStatus } from './progress';
+import { HostStepsTracker } from './host-steps';
+import { hostsMarkdown, type HostProgress, type ProgressView } from './progress';
 
 export interface OperationProgress extends ProgressView {
   /** "Teardown", "Remove ha4": the table's heading. */
@@ -24,33 +23,31 @@ export interface OperationProgress extends ProgressView {
 
 export const operationProgressQuery = defineQuery<OperationProgress>('progress');
 
-export class OperationTracker {
-  readonly progress: OperationProgress;
-  /** Each host's step reports, in the order they finished. */
-  readonly steps: Record<string, string[]>;
-
+export class OperationTracker extends HostStepsTracker<OperationProgress, string> {
   constructor(
     operation: string,
     cluster: string,
     hosts: Array<{ name: string; roles: string[] }>,
     phases: readonly string[],
   ) {
-    this.progress = {
-      operation,
-      cluster,
-      phase: phases[0] ?? 'done',
-      phases: [...phases],
-      phasesDone: [],
-      hosts: Object.fromEntries(
-        hosts.map((h): [string, HostProgress] => [
-          h.name,
-          { roles: h.roles, step: '-', status: 'pending', detail: '', done: [] },
-        ]),
-      ),
-      changes: 0,
-      warnings: [],
-    };
-    this.steps = Object.fromEntries(hosts.map((h) => [h.name, []]));
+    super(
+      {
+        operation,
+        cluster,
+        phase: phases[0] ?? 'done',
+        phases: [...phases],
+        phasesDone: [],
+        hosts: Object.fromEntries(
+          hosts.map((h): [string, HostProgress] => [
+            h.name,
+            { roles: h.roles, step: '-', status: 'pending', detail: '', done: [] },
+          ]),
+        ),
+        changes: 0,
+        warnings: [],
+      },
+      hosts,
+    );
     setHandler(operationProgressQuery, () => this.progress);
   }
 
@@ -74,34 +71,5 @@ export class OperationTracker {
   finish(phase: string): void {
     this.progress.phasesDone.push(phase);
     this.publish();
-  }
-
-  /** A host's row shows its latest step; a failed step stays shown over later news. */
-  mark(host: string, step: string, status: StepStatus, detail = ''): void {
-    const h = this.progress.hosts[host];
-    if (h && (h.status !== 'failed' || status === 'failed'))
-      Object.assign(h, { step, status, detail });
-    if (h && status === 'done' && !h.done.includes(step)) h.done.push(step);
-    this.publish();
-  }
-
-  /** Run one host's step, recording its status and report. */
-  async step<R extends StepResult>(host: string, step: string, run: () => Promise<R>): Promise<R> {
-    this.mark(host, step, 'running');
-    try {
-      const r = await run();
-      if (r.changed) this.progress.changes++;
-      this.steps[host]?.push(`${step}: ${r.detail}`);
-      this.mark(host, step, 'done', r.detail);
-      return r;
-    } catch (e) {
-      this.mark(host, step, 'failed', failureMessage(e));
-      throw e;
-    }
-  }
-
-  failed(e: unknown): void {
-    this.progress.error = failureMessage(e);
-    this.enter('failed');
   }
 }

@@ -7,11 +7,10 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { StepResult } from '../activities/context';
 import type { Inventory } from '../config/inventory';
 import { PHASE } from '../temporal/search-attributes';
-import { failureMessage } from './failures';
-import { initialProgress, type DeployProgress, type StepStatus } from './progress';
+import { HostStepsTracker } from './host-steps';
+import { initialProgress, type DeployProgress } from './progress';
 
 export const RESTORE_PHASES = [
   'exclusion',
@@ -52,17 +51,13 @@ export function restoreMarkdown(p: RestoreProgress): string {
   return lines.join('\n');
 }
 
-export class RestoreTracker {
-  readonly progress: RestoreProgress;
-  readonly steps: Record<string, string[]>;
-
+export class RestoreTracker extends HostStepsTracker<RestoreProgress, RestorePhase> {
   constructor(inv: Inventory) {
-    this.progress = { ...initialProgress(inv.cluster, inv.hosts), phase: 'exclusion' };
-    this.steps = Object.fromEntries(inv.hosts.map((h) => [h.name, []]));
+    super({ ...initialProgress(inv.cluster, inv.hosts), phase: 'exclusion' }, inv.hosts);
     setHandler(restoreProgressQuery, () => this.progress);
   }
 
-  private publish(): void {
+  publish(): void {
     setCurrentDetails(restoreMarkdown(this.progress));
   }
 
@@ -73,32 +68,5 @@ export class RestoreTracker {
     this.progress.phase = phase;
     upsertSearchAttributes([{ key: PHASE, value: phase }]);
     this.publish();
-  }
-
-  mark(host: string, step: string, status: StepStatus, detail = ''): void {
-    const h = this.progress.hosts[host];
-    if (h && (h.status !== 'failed' || status === 'failed'))
-      Object.assign(h, { step, status, detail });
-    if (h && status === 'done' && !h.done.includes(step)) h.done.push(step);
-    this.publish();
-  }
-
-  async step<R extends StepResult>(host: string, step: string, run: () => Promise<R>): Promise<R> {
-    this.mark(host, step, 'running');
-    try {
-      const r = await run();
-      if (r.changed) this.progress.changes++;
-      this.steps[host]!.push(`${step}: ${r.detail}`);
-      this.mark(host, step, 'done', r.detail);
-      return r;
-    } catch (e) {
-      this.mark(host, step, 'failed', failureMessage(e));
-      throw e;
-    }
-  }
-
-  failed(e: unknown): void {
-    this.progress.error = failureMessage(e);
-    this.enter('failed');
   }
 }
